@@ -1,0 +1,121 @@
+"""The Python API: `Engine` keeps a model loaded; `solve` is the one-call convenience.
+
+    >>> import reason
+    >>> result = reason.solve("What is 2+3?", strategy="self-consistency", n=8)   # doctest: +SKIP
+    >>> result.answer, [(c.answer, c.votes) for c in result.candidates]            # doctest: +SKIP
+
+Leaves out: batching many problems at once (that is `reason bench`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from pydantic import ValidationError
+
+from reason.errors import ConfigError
+from reason.generator import Generator
+from reason.registry import registry
+from reason.searcher import Searcher
+from reason.types import Problem, SearchResult
+
+logger = logging.getLogger(__name__)
+
+
+def make_generator(backend: str = "vllm", **options: Any) -> Generator:
+    """Build a registered generator by name; options go to its constructor."""
+    factory = registry.get("generator", backend)
+    try:
+        return factory(**options)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid options for backend {backend!r}: {_first_error(exc)}") from exc
+
+
+def make_searcher(strategy: str, **params: Any) -> Searcher:
+    """Build a registered searcher by name, its parameters validated."""
+    factory = registry.get("searcher", strategy)
+    try:
+        return factory(**params)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid parameters for strategy {strategy!r}: {_first_error(exc)}") from exc
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "value"
+    return f"{where}: {err['msg']}"
+
+
+class Engine:
+    """A loaded model plus the registry: solve many problems without reloading.
+
+    Args:
+        backend: a registered generator name ("vllm", "http", ...).
+        generator: an already-built generator (then backend and options are ignored).
+        **options: the backend's own options (e.g. model=..., base_url=...).
+
+    Example:
+        >>> from reason.testing import FakeGenerator
+        >>> engine = Engine(generator=FakeGenerator(["The answer is 5."]))
+        >>> engine.solve("2+3?").answer
+        '5'
+    """
+
+    def __init__(self, backend: str = "vllm", generator: Generator | None = None, **options: Any) -> None:
+        self.generator = generator if generator is not None else make_generator(backend, **options)
+
+    def solve(
+        self, question: str | Problem, strategy: str | Searcher = "cot", task: str = "gsm8k", **params: Any
+    ) -> SearchResult:
+        problem = question if isinstance(question, Problem) else _problem(question, task)
+        searcher = strategy if not isinstance(strategy, str) else make_searcher(strategy, **params)
+        if params and not isinstance(strategy, str):
+            raise ConfigError("parameters go to the searcher's constructor when a searcher object is given")
+        return searcher.search(problem, self.generator)
+
+    def close(self) -> None:
+        self.generator.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _problem(question: str, task: str) -> Problem:
+    try:
+        return Problem(question=question, task=task)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid problem: {_first_error(exc)}") from exc
+
+
+_engines: dict[tuple, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def solve(
+    question: str | Problem,
+    strategy: str = "cot",
+    *,
+    model: str | None = None,
+    backend: str = "vllm",
+    task: str = "gsm8k",
+    backend_options: dict[str, Any] | None = None,
+    **params: Any,
+) -> SearchResult:
+    """Solve one question. The engine for (backend, model, options) is kept for later calls.
+
+    `params` are the strategy's parameters (e.g. n=8, temperature=0.7).
+    """
+    options = dict(backend_options or {})
+    if model is not None:
+        options["model"] = model
+    key = (backend, tuple(sorted((k, repr(v)) for k, v in options.items())))
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = _engines[key] = Engine(backend, **options)
+    return engine.solve(question, strategy, task=task, **params)

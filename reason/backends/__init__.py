@@ -1,0 +1,1 @@
+"""Generation backends behind the `Generator` seam. Each imports its heavy library lazily."""

@@ -1,0 +1,90 @@
+"""The `Generator` seam: batched text generation, plus capability predicates.
+
+A searcher or PRM asks `supports_logprobs(gen)` instead of guessing from the class.
+Leaves out: streaming and async; every call is one synchronous batch, which is what
+vLLM's offline engine and our HTTP client (concurrent requests inside) both do best.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from reason.types import Completion, Compute, Prompt, SamplingParams
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Anything that turns prompts into samples.
+
+    `generate` returns one list per prompt, each holding `params.n` completions, in order.
+    """
+
+    name: str
+    """Model identity, used in logs, caches and reports."""
+
+    def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]: ...
+
+    def close(self) -> None: ...
+
+
+def supports_logprobs(generator: object) -> bool:
+    """True when `params.logprobs` is honoured (per-token logprobs come back)."""
+    return bool(getattr(generator, "supports_logprobs", False))
+
+
+def supports_prefix_cache(generator: object) -> bool:
+    """True when prompts that share a prefix reuse its computed KV cache."""
+    return bool(getattr(generator, "supports_prefix_cache", False))
+
+
+def supports_request_seed(generator: object) -> bool:
+    """True when `params.seed` is honoured per request (else only an engine-level seed applies)."""
+    return bool(getattr(generator, "supports_request_seed", False))
+
+
+class MeteredGenerator:
+    """Wraps a generator and counts what passes through it.
+
+    Searchers do all their model calls through one of these, so the compute they
+    report is measured at one place, not re-added by each strategy.
+    `role` decides whether tokens count as policy or PRM compute.
+    """
+
+    def __init__(self, inner: Generator, role: str = "policy") -> None:
+        self.inner = inner
+        self.role = role
+        self.name = inner.name
+        self.prompt_tokens = 0
+        self.generated_tokens = 0
+        self.calls = 0
+        self.seconds = 0.0
+
+    def __getattr__(self, item: str):  # capability flags and extras pass through
+        return getattr(self.inner, item)
+
+    def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
+        started = time.perf_counter()
+        outputs = self.inner.generate(prompts, params)
+        self.seconds += time.perf_counter() - started
+        self.calls += 1
+        for per_prompt in outputs:
+            if per_prompt:  # the prompt is processed once however many samples it gets
+                self.prompt_tokens += per_prompt[0].prompt_tokens
+            self.generated_tokens += sum(c.generated_tokens for c in per_prompt)
+        return outputs
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def compute(self) -> Compute:
+        if self.role == "prm":
+            return Compute(
+                prm_prompt_tokens=self.prompt_tokens,
+                prm_generated_tokens=self.generated_tokens,
+                prm_calls=self.calls,
+            )
+        return Compute(
+            prompt_tokens=self.prompt_tokens, generated_tokens=self.generated_tokens, model_calls=self.calls
+        )

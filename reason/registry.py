@@ -1,0 +1,112 @@
+"""One registry for every pluggable component: generators, searchers, verifiers, PRMs.
+
+Components are found through Python entry points (groups `reason.generators`,
+`reason.searchers`, `reason.verifiers`, `reason.prms`); `reason` registers its
+built-ins the same way a third-party package does. Targets are "module:attribute"
+strings imported on first use, so listing components never imports vLLM or torch.
+
+Set `REASON_PLUGINS` to a comma-separated list of distribution names to load only
+those plugins (the `reason` distribution itself is always loaded).
+Leaves out: versioning and conflict resolution — a later registration of a name wins,
+with a warning.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from importlib.metadata import entry_points
+from typing import Any
+
+from reason.errors import ConfigError, UnknownComponentError
+
+logger = logging.getLogger(__name__)
+
+GROUPS = ("generator", "searcher", "verifier", "prm")
+_OWN_DISTRIBUTION = "reason"
+
+
+class Registry:
+    """Name -> component, per group. Values are objects or lazy "module:attr" strings."""
+
+    def __init__(self, discover: bool = True) -> None:
+        self._entries: dict[str, dict[str, Any]] = {group: {} for group in GROUPS}
+        self._discovered = not discover
+
+    def register(self, group: str, name: str, target: Any) -> None:
+        self._check_group(group)
+        if name in self._entries[group]:
+            logger.warning("%s %r registered again; the newer one wins", group, name)
+        self._entries[group][name] = target
+
+    def unregister(self, group: str, name: str) -> None:
+        self._check_group(group)
+        self._entries[group].pop(name, None)
+
+    def names(self, group: str) -> list[str]:
+        self._check_group(group)
+        self._discover()
+        return sorted(self._entries[group])
+
+    def target(self, group: str, name: str) -> str:
+        """Where a component comes from, as "module:attr" (for listings)."""
+        self._discover()
+        entry = self._lookup(group, name)
+        return entry if isinstance(entry, str) else f"{entry.__module__}:{entry.__qualname__}"
+
+    def get(self, group: str, name: str) -> Any:
+        """The component itself (a class or factory), imported on first use."""
+        self._discover()
+        entry = self._lookup(group, name)
+        if isinstance(entry, str):
+            entry = _import_target(entry)
+            self._entries[group][name] = entry
+        return entry
+
+    def _lookup(self, group: str, name: str) -> Any:
+        self._check_group(group)
+        try:
+            return self._entries[group][name]
+        except KeyError:
+            raise UnknownComponentError(group, name, list(self._entries[group])) from None
+
+    def _check_group(self, group: str) -> None:
+        if group not in GROUPS:
+            raise ConfigError(f"unknown component group {group!r}; groups: {', '.join(GROUPS)}")
+
+    def _discover(self) -> None:
+        if self._discovered:
+            return
+        self._discovered = True
+        allowed = _allowed_distributions()
+        for group in GROUPS:
+            for ep in entry_points(group=f"reason.{group}s"):
+                dist = ep.dist.name if ep.dist is not None else _OWN_DISTRIBUTION
+                if allowed is not None and dist != _OWN_DISTRIBUTION and dist not in allowed:
+                    logger.debug("skipping %s %r from %s (not in REASON_PLUGINS)", group, ep.name, dist)
+                    continue
+                self._entries[group].setdefault(ep.name, ep.value)
+
+
+def _allowed_distributions() -> set[str] | None:
+    raw = os.environ.get("REASON_PLUGINS")
+    if raw is None:
+        return None
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def _import_target(target: str) -> Any:
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+        obj: Any = module
+        for part in attr.split(".") if attr else []:
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot load component {target!r}: {exc}") from exc
+    return obj
+
+
+registry = Registry()
+"""The process-wide registry."""

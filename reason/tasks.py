@@ -1,0 +1,51 @@
+"""Task styles: how a problem becomes a prompt and how an answer is read back.
+
+A task style is a prompt template file in `reason/prompts/<name>.toml` with a system
+message, a user template (with `{question}`) and the extraction rules that apply.
+Leaves out: few-shot example selection; a template holds its examples inline.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from reason.errors import ConfigError
+from reason.types import ChatMessage, ChatPrompt, Problem
+from verifiers.basic import same_answer
+from verifiers.extract import extract_answer
+
+
+@dataclass(frozen=True)
+class TaskStyle:
+    name: str
+    system: str
+    user: str
+    extract_rules: tuple[str, ...]
+    equivalent: Callable[[str, str], bool] = same_answer
+
+    def prompt(self, problem: Problem) -> ChatPrompt:
+        messages = [ChatMessage(role="user", content=self.user.format(question=problem.question))]
+        if self.system:
+            messages.insert(0, ChatMessage(role="system", content=self.system))
+        return ChatPrompt(messages=tuple(messages))
+
+    def extract(self, text: str) -> str | None:
+        return extract_answer(text, self.extract_rules)
+
+
+def task_names() -> list[str]:
+    folder = resources.files("reason") / "prompts"
+    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+@cache
+def task_style(name: str) -> TaskStyle:
+    """Load a task style by name (the prompt file's stem)."""
+    if name not in task_names():
+        raise ConfigError(f"unknown task style {name!r}; task styles: {', '.join(task_names())}")
+    raw = tomllib.loads((resources.files("reason") / "prompts" / f"{name}.toml").read_text("utf-8"))
+    return TaskStyle(name=name, system=raw.get("system", ""), user=raw["user"], extract_rules=tuple(raw["extract"]))

@@ -1,0 +1,186 @@
+"""The engine's data: what goes into a model call and a search, and what comes out.
+
+Every type here is frozen and rejects unknown fields, so a typo in a parameter
+name is an error instead of a silently ignored knob. Backends translate these to
+their own request types at their edge; no backend type appears in a signature.
+Leaves out: anything backend-specific (memory settings, URLs) — those live in
+each backend's own config.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from reason.errors import ConfigError
+
+
+class Frozen(BaseModel):
+    """Base for all value objects: immutable, unknown fields rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SamplingParams(Frozen):
+    """Per-request sampling knobs, shared by every backend."""
+
+    temperature: float = Field(default=1.0, ge=0.0)
+    """Randomness of sampling; 0 means greedy decoding."""
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    """Nucleus sampling: keep the smallest token set whose probability reaches top_p."""
+    max_tokens: int = Field(default=512, ge=1)
+    """Most tokens generated per sample."""
+    n: int = Field(default=1, ge=1)
+    """Samples per prompt, drawn in one backend call (not a Python loop)."""
+    stop: tuple[str, ...] = ()
+    """Strings that end a sample; the stop string itself is not returned."""
+    seed: int | None = None
+    """Per-request seed. Backends that cannot honour it say so (see `Generator.supports_request_seed`)."""
+    logprobs: int | None = Field(default=None, ge=0, le=20)
+    """Return per-token log-probabilities with this many alternatives (0: only the sampled token)."""
+
+    @model_validator(mode="after")
+    def _greedy_single(self) -> SamplingParams:
+        if self.temperature == 0.0 and self.n > 1:
+            raise ConfigError(
+                f"n={self.n} with temperature=0 asks for {self.n} identical greedy samples; "
+                "use temperature > 0 for several samples"
+            )
+        return self
+
+
+class TopLogprob(Frozen):
+    token: str
+    logprob: float
+
+
+class TokenLogprob(Frozen):
+    """Log-probability of one generated token, with the backend's top alternatives."""
+
+    token: str
+    logprob: float
+    top: tuple[TopLogprob, ...] = ()
+
+
+class Completion(Frozen):
+    """One generated sample."""
+
+    text: str
+    token_ids: tuple[int, ...] = ()
+    logprobs: tuple[TokenLogprob, ...] | None = None
+    finish_reason: str = "stop"
+    """'stop' (EOS or a stop string), 'length' (hit max_tokens), or a backend's own reason."""
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    """Prompt tokens served from the backend's prefix cache (0 when unknown)."""
+
+
+class ChatMessage(Frozen):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class ChatPrompt(Frozen):
+    """A conversation to be rendered with the model's chat template by the backend.
+
+    `assistant_prefix` is text the assistant has already "said": the backend renders the
+    conversation, opens the assistant turn and appends the prefix verbatim, so the model
+    continues it. Tree searches extend a parent's prefix with one more step; every child
+    then shares the parent's rendered tokens, which is what a prefix cache reuses.
+    """
+
+    messages: tuple[ChatMessage, ...]
+    assistant_prefix: str = ""
+
+    def extended(self, more: str) -> ChatPrompt:
+        return self.model_copy(update={"assistant_prefix": self.assistant_prefix + more})
+
+
+Prompt = str | ChatPrompt
+"""A raw text prompt (sent as-is) or a chat conversation (templated by the backend)."""
+
+
+class Problem(Frozen):
+    """A question to solve, with its reference answer when known."""
+
+    question: str = Field(min_length=1)
+    answer: str | None = None
+    """Reference answer, used for grading only; searchers never see it."""
+    id: str | None = None
+    task: str = "gsm8k"
+    """Task style: picks the prompt template and the answer-extraction rules."""
+
+
+class Compute(Frozen):
+    """Compute spent, split into the policy model and the process reward model."""
+
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    model_calls: int = 0
+    prm_prompt_tokens: int = 0
+    prm_generated_tokens: int = 0
+    prm_calls: int = 0
+    wall_time_s: float = 0.0
+
+    def __add__(self, other: Compute) -> Compute:
+        fields = type(self).model_fields
+        return Compute(**{k: getattr(self, k) + getattr(other, k) for k in fields})
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.generated_tokens + self.prm_prompt_tokens + self.prm_generated_tokens
+
+
+class Sample(Frozen):
+    """One model output a searcher produced, with the answer extracted from it."""
+
+    text: str
+    answer: str | None
+    finish_reason: str = "stop"
+    generated_tokens: int = 0
+    score: float | None = None
+
+
+class Candidate(Frozen):
+    """A distinct answer and the support it got."""
+
+    answer: str
+    votes: int
+    """How many samples gave an answer equivalent to this one."""
+    score: float | None = None
+    """Aggregate score (PRM or verifier) when the searcher uses one."""
+    sample_indices: tuple[int, ...] = ()
+
+
+class SearchResult(Frozen):
+    """What every searcher returns."""
+
+    strategy: str
+    problem: Problem
+    answer: str | None
+    """The chosen final answer; None when no sample yielded one."""
+    reasoning: str
+    """The text of the sample the answer was taken from."""
+    candidates: tuple[Candidate, ...]
+    """Distinct answers, best first."""
+    samples: tuple[Sample, ...]
+    compute: Compute
+    trace: dict = Field(default_factory=dict)
+    """Searcher-specific detail (e.g. a search tree in node-link form)."""
+
+
+class Verdict(Frozen):
+    """A verifier's judgement. A wrong answer is a 'fail', never an exception."""
+
+    status: Literal["pass", "fail", "error", "timeout"]
+    rule: str | None = None
+    """Which rule or tier decided."""
+    detail: str = ""
+    parsed: tuple[str, ...] = ()
+    """The normalised forms that were compared, for inspection."""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"

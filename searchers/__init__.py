@@ -1,0 +1,1 @@
+"""Search strategies, one per module; each registers under `reason.searchers`."""

@@ -1,0 +1,1 @@
+"""Checking answers: extraction from model text, equivalence, and verifiers."""

@@ -1,0 +1,29 @@
+"""A basic answer comparison: numbers compared as numbers, anything else as trimmed text.
+
+Enough for GSM8K-style integer answers. Leaves out: LaTeX and symbolic equivalence
+(fractions, radicals, sets, intervals) — that is the SymPy grader's job.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+
+def _as_number(answer: str) -> Fraction | None:
+    cleaned = re.sub(r"[\s,$]|\\\$|\\!", "", answer).rstrip(".").removesuffix("%")
+    try:
+        return Fraction(cleaned)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def same_answer(a: str, b: str) -> bool:
+    """True when two answer strings mean the same number, or are the same text.
+
+    Example: same_answer("1,000", "1000.0") -> True
+    """
+    x, y = _as_number(a), _as_number(b)
+    if x is not None and y is not None:
+        return x == y
+    return " ".join(a.split()) == " ".join(b.split())

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from reason.types import Problem, Verdict
+
 
 def _as_number(answer: str) -> Fraction | None:
     cleaned = re.sub(r"[\s,$]|\\\$|\\!", "", answer).rstrip(".").removesuffix("%")
@@ -27,3 +29,17 @@ def same_answer(a: str, b: str) -> bool:
     if x is not None and y is not None:
         return x == y
     return " ".join(a.split()) == " ".join(b.split())
+
+
+class ReferenceMatch:
+    """Verifier: the candidate matches the problem's reference answer under the task style's equivalence."""
+
+    name = "match"
+
+    def verify(self, problem: Problem, candidate: str) -> Verdict:
+        if problem.answer is None:
+            return Verdict(status="error", rule=self.name, detail="problem has no reference answer")
+        from reason.tasks import task_style  # tasks imports this module; import late
+
+        same = task_style(problem.task).equivalent(candidate, problem.answer)
+        return Verdict(status="pass" if same else "fail", rule=self.name, parsed=(candidate, problem.answer))

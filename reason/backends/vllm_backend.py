@@ -16,9 +16,9 @@ import os
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from reason.errors import BackendUnavailableError, GeneratorError
+from reason.errors import BackendUnavailableError, ConfigError, GeneratorError
 from reason.models import resolve_model
 from reason.types import ChatPrompt, Completion, Prompt, SamplingParams, TokenLogprob, TopLogprob
 
@@ -48,7 +48,7 @@ def _prepare_environment() -> None:
     """Environment vLLM and torch read at import time; user settings win."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
     if _on_cpu():
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
@@ -81,7 +81,11 @@ class VLLMGenerator:
     supports_request_seed = True
 
     def __init__(self, config: VLLMConfig | None = None, **overrides: Any) -> None:
-        self.config = (config or VLLMConfig()).model_copy(update=overrides) if overrides else (config or VLLMConfig())
+        base = config.model_dump() if config is not None else {}
+        try:
+            self.config = VLLMConfig.model_validate({**base, **overrides})
+        except ValidationError as exc:
+            raise ConfigError(f"invalid vLLM backend options: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
         source = resolve_model(self.config.model)
         self.name = source.name
         _prepare_environment()

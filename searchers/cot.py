@@ -18,9 +18,10 @@ class ChainOfThought(SearcherConfig):
 
     temperature: float = Field(default=0.0, ge=0.0)
     max_tokens: int = Field(default=512, ge=1)
+    seed: int | None = None
 
     def search(self, problem: Problem, generator: Generator) -> SearchResult:
         started = time.perf_counter()
-        params = SamplingParams(temperature=self.temperature, max_tokens=self.max_tokens, n=1)
+        params = SamplingParams(temperature=self.temperature, max_tokens=self.max_tokens, n=1, seed=self.seed)
         samples, metered = sample_solutions(problem, generator, params)
         return voted_result(self.strategy, problem, samples, metered, started)

@@ -24,9 +24,13 @@ class SelfConsistency(SearcherConfig):
     temperature: float = Field(default=0.7, gt=0.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     max_tokens: int = Field(default=512, ge=1)
+    seed: int | None = None
+    """Per-request seed; None leaves sampling to the engine's own seed."""
 
     def search(self, problem: Problem, generator: Generator) -> SearchResult:
         started = time.perf_counter()
-        params = SamplingParams(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, n=self.n)
+        params = SamplingParams(
+            temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, n=self.n, seed=self.seed
+        )
         samples, metered = sample_solutions(problem, generator, params)
         return voted_result(self.strategy, problem, samples, metered, started)

@@ -1,0 +1,129 @@
+"""Micro-batching: concurrent `generate` calls from worker threads merged into one backend call.
+
+Worker threads each solve one problem and call `generate` as if they had the model to
+themselves. `MicroBatchingGenerator` queues those calls; one dispatcher thread takes
+everything queued (waiting a few milliseconds for stragglers after the first call),
+groups the requests by equal `SamplingParams`, and sends each group to the backend as
+one batch. All backend calls happen on that one thread, which is what an in-process
+vLLM engine (not thread-safe) needs, and the merged batch is where concurrency turns
+into throughput: while one batch runs, the next one fills up.
+Leaves out: merging requests whose params differ (vLLM could take per-prompt params;
+our Generator seam takes one params object per call).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from reason.generator import Generator
+from reason.types import Completion, Prompt, SamplingParams
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Request:
+    prompts: list[Prompt]
+    params: SamplingParams
+    future: Future = field(default_factory=Future)
+
+
+_STOP = object()
+
+
+class MicroBatchingGenerator:
+    """Wraps a generator; thread-safe `generate`, one backend call per (batch window, params).
+
+    Args:
+        inner: the backend; only the dispatcher thread ever calls it.
+        window_s: how long to wait for more requests after the first one of a batch.
+        max_prompts: the most prompts merged into one backend call.
+
+    Example:
+        >>> batcher = MicroBatchingGenerator(FakeGenerator(["The answer is 1."], cycle=True))  # doctest: +SKIP
+        >>> # call batcher.generate(...) from many threads; then batcher.shutdown()
+    """
+
+    def __init__(self, inner: Generator, window_s: float = 0.01, max_prompts: int = 256) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.window_s = window_s
+        self.max_prompts = max_prompts
+        self.backend_calls = 0
+        self.merged_requests = 0
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name="reason-microbatcher", daemon=True)
+        self._thread.start()
+
+    def __getattr__(self, item: str):  # capability flags pass through
+        return getattr(self.inner, item)
+
+    def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
+        if not prompts:
+            return []
+        request = _Request(list(prompts), params)
+        self._queue.put(request)
+        return request.future.result()
+
+    def shutdown(self) -> None:
+        """Stop the dispatcher thread; the inner generator stays open."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join()
+
+    def close(self) -> None:
+        self.shutdown()
+        self.inner.close()
+
+    def _loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            batch, stop = self._collect(first)
+            for params, requests in _by_params(batch).items():
+                self._dispatch(params, requests)
+            if stop:
+                return
+
+    def _collect(self, first: _Request) -> tuple[list[_Request], bool]:
+        batch, size = [first], len(first.prompts)
+        deadline = time.monotonic() + self.window_s
+        while size < self.max_prompts:
+            try:
+                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if item is _STOP:
+                return batch, True
+            batch.append(item)
+            size += len(item.prompts)
+        return batch, False
+
+    def _dispatch(self, params: SamplingParams, requests: list[_Request]) -> None:
+        prompts = [p for r in requests for p in r.prompts]
+        try:
+            outputs = self.inner.generate(prompts, params)
+        except BaseException as exc:  # every waiting caller gets the backend's error
+            for r in requests:
+                r.future.set_exception(exc)
+            return
+        self.backend_calls += 1
+        self.merged_requests += len(requests)
+        start = 0
+        for r in requests:
+            r.future.set_result(outputs[start : start + len(r.prompts)])
+            start += len(r.prompts)
+
+
+def _by_params(batch: list[_Request]) -> dict[SamplingParams, list[_Request]]:
+    groups: dict[SamplingParams, list[_Request]] = {}
+    for request in batch:
+        groups.setdefault(request.params, []).append(request)
+    return groups

@@ -1,0 +1,234 @@
+"""`reason bench`: run, resume, rescore and sweep benchmarks from the command line.
+
+    reason bench gsm8k --strategy self-consistency --n 8 --limit 200 --out runs/sc8
+    reason bench rescore runs/sc8 --aggregate weighted
+    reason bench sweep gsm8k --strategies cot,self-consistency --budgets 256,512,1024 --out runs/sweep
+
+`reason bench DATASET ...` is short for `reason bench run DATASET ...`: a first
+argument that is not a subcommand name is taken as the dataset of `run`.
+Searcher and backend parameters are `--param key=value` / `--backend-opt key=value`
+(values parsed as JSON when they parse, else kept as strings).
+Leaves out: the top-level `reason` app, which mounts this one as `bench`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import click
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from reason.bench.aggregate import AGGREGATORS
+from reason.bench.datasets import dataset_names
+from reason.bench.progress import RichProgress
+from reason.bench.report import plot_sweep, summary_table, sweep_markdown
+from reason.bench.rescore import rescore
+from reason.bench.runner import RunConfig, RunOutcome, run_benchmark
+from reason.bench.sweep import SweepConfig, run_sweep
+from reason.errors import ConfigError, ReasonError
+
+console = Console()
+
+
+class _RunByDefault(TyperGroup):
+    """A group whose unknown first word means `run WORD`: `bench gsm8k` == `bench run gsm8k`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+bench_app = typer.Typer(
+    cls=_RunByDefault,
+    name="bench",
+    no_args_is_help=True,
+    help="Benchmark runs: `reason bench DATASET ...` (= `run`), `rescore RUN_DIR`, `sweep DATASET`.",
+)
+
+
+def parse_pairs(pairs: list[str] | None, what: str) -> dict[str, Any]:
+    """["n=8", "stop=[\\"x\\"]", "model=foo"] -> {"n": 8, "stop": ["x"], "model": "foo"}."""
+    result: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{what} {pair!r} is not key=value")
+        try:
+            result[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            result[key.strip()] = raw
+    return result
+
+
+def _searcher_params(pairs: list[str] | None, n: int | None, temperature: float | None,
+                     max_tokens: int | None) -> dict[str, Any]:
+    params = parse_pairs(pairs, "--param")
+    shortcuts = {"n": n, "temperature": temperature, "max_tokens": max_tokens}
+    params.update({k: v for k, v in shortcuts.items() if v is not None})
+    return params
+
+
+def _backend_options(pairs: list[str] | None, model: str | None) -> dict[str, Any]:
+    options = parse_pairs(pairs, "--backend-opt")
+    if model is not None:
+        options["model"] = model
+    return options
+
+
+def _fail(exc: ReasonError) -> None:
+    console.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(1)
+
+
+def _show(outcome: RunOutcome, title: str, quiet: bool) -> None:
+    if not quiet:
+        console.print(summary_table(outcome.summary, title))
+    c = outcome.session_cache
+    console.print(
+        f"{outcome.run_dir}: {outcome.new_records} problems solved now; "
+        f"cache this run: {c.hits} completions from cache, {c.generated} generated"
+    )
+
+
+STRATEGY = typer.Option("cot", "--strategy", "-s", help="A registered searcher (reason list searchers).")
+PARAM = typer.Option(None, "--param", "-p", help="Searcher parameter key=value (repeatable).")
+BACKEND = typer.Option("vllm", "--backend", "-b", help="A registered generator backend.")
+BACKEND_OPT = typer.Option(None, "--backend-opt", help="Backend option key=value (repeatable).")
+
+
+@bench_app.command("run")
+def run_command(
+    dataset: str = typer.Argument(..., help=f"Bundled ({', '.join(dataset_names())}) or a JSONL path."),
+    strategy: str = STRATEGY,
+    n: int | None = typer.Option(None, "--n", help="Samples (searchers that take n)."),
+    temperature: float | None = typer.Option(None, "--temperature"),
+    max_tokens: int | None = typer.Option(None, "--max-tokens"),
+    param: list[str] | None = PARAM,
+    backend: str = BACKEND,
+    model: str | None = typer.Option(None, "--model", help="Model for the backend (default: the bundled one)."),
+    backend_opt: list[str] | None = BACKEND_OPT,
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first LIMIT problems."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default runs/DATASET-STRATEGY)."),
+    concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, help="Problems in flight at once."),
+    verifier: str = typer.Option("match", "--verifier", help="A registered verifier."),
+    aggregate: str | None = typer.Option(None, "--aggregate", help=f"Vote rule: {', '.join(AGGREGATORS)}."),
+    question_field: str | None = typer.Option(None, "--question-field"),
+    answer_field: str | None = typer.Option(None, "--answer-field"),
+    id_field: str | None = typer.Option(None, "--id-field"),
+    task: str | None = typer.Option(None, "--task", help="Task style (prompt and extraction), e.g. gsm8k, math."),
+    cache: str | None = typer.Option(None, "--cache", help="Generation cache file (default RUN_DIR/generations.sqlite)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Generate everything; store nothing."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
+) -> None:
+    """Run (or resume) a benchmark: the same command on the same --out continues where it stopped."""
+    try:
+        config = RunConfig(
+            dataset=dataset, strategy=strategy, params=_searcher_params(param, n, temperature, max_tokens),
+            backend=backend, backend_options=_backend_options(backend_opt, model), limit=limit,
+            concurrency=concurrency, verifier=verifier, aggregate=aggregate, question_field=question_field,
+            answer_field=answer_field, id_field=id_field, task=task,
+            cache=None if no_cache else (cache or RunConfig.model_fields["cache"].default),
+        )
+        run_dir = out or Path("runs") / f"{Path(dataset).stem}-{strategy}"
+        outcome = _with_progress(quiet, f"{dataset} {strategy}", lambda p: run_benchmark(config, run_dir, progress=p))
+    except ReasonError as exc:
+        _fail(exc)
+    _show(outcome, f"{dataset} · {strategy}", quiet)
+
+
+@bench_app.command("rescore")
+def rescore_command(
+    run_dir: Path = typer.Argument(..., help="A finished (or partial) run directory."),
+    aggregate: str | None = typer.Option(None, "--aggregate", help=f"Vote rule: {', '.join(AGGREGATORS)}."),
+    verifier: str | None = typer.Option(None, "--verifier", help="Grade with this verifier instead."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Default RUN_DIR/rescore/AGGREGATE-VERIFIER."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Re-vote and re-grade a run from its generation cache; generates nothing."""
+    try:
+        outcome = _with_progress(
+            quiet, f"rescore {run_dir}", lambda p: rescore(run_dir, aggregate, verifier, out, progress=p)
+        )
+    except ReasonError as exc:
+        _fail(exc)
+    _show(outcome, f"rescore · {aggregate or 'searcher vote'} · {verifier or 'same verifier'}", quiet)
+
+
+@bench_app.command("sweep")
+def sweep_command(
+    dataset: str = typer.Argument(..., help=f"Bundled ({', '.join(dataset_names())}) or a JSONL path."),
+    strategies: str = typer.Option("cot,self-consistency", "--strategies", help="Comma-separated searchers."),
+    budgets: str = typer.Option("256,512,1024,2048", "--budgets", help="Generated tokens per problem, comma-separated."),
+    limit: int | None = typer.Option(None, "--limit", min=1),
+    param: list[str] | None = PARAM,
+    max_tokens: int | None = typer.Option(None, "--max-tokens"),
+    tokens_per_sample: float | None = typer.Option(
+        None, "--tokens-per-sample", help="Tokens per solution for the budget table (default: measured by CoT)."
+    ),
+    backend: str = BACKEND,
+    model: str | None = typer.Option(None, "--model"),
+    backend_opt: list[str] | None = BACKEND_OPT,
+    concurrency: int = typer.Option(1, "--concurrency", "-c", min=1),
+    verifier: str = typer.Option("match", "--verifier"),
+    task: str | None = typer.Option(None, "--task"),
+    out: Path = typer.Option(Path("runs/sweep"), "--out", "-o"),
+    plot: Path | None = typer.Option(None, "--plot", help="PNG path (default OUT/sweep.png)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Each strategy at matched generated-token budgets; writes OUT/sweep.md and a PNG plot."""
+    try:
+        config = SweepConfig(
+            dataset=dataset, strategies=_split(strategies, str), budgets=_split(budgets, int), limit=limit,
+            common=_searcher_params(param, None, None, max_tokens), tokens_per_sample=tokens_per_sample,
+            backend=backend, backend_options=_backend_options(backend_opt, model), verifier=verifier,
+            concurrency=concurrency, task=task,
+        )
+        points = run_sweep(config, out, progress=lambda label: None if quiet else _SelfClosingProgress(label))
+        table = sweep_markdown(points)
+        (out / "sweep.md").write_text(table, encoding="utf-8")
+        (out / "sweep.json").write_text(json.dumps([p.model_dump() for p in points], indent=2), encoding="utf-8")
+        image = plot_sweep(points, plot or out / "sweep.png", f"{dataset}: accuracy vs generated tokens")
+    except ReasonError as exc:
+        _fail(exc)
+    console.print(table)
+    console.print(f"table: {out / 'sweep.md'}  plot: {image}")
+
+
+def _split(text: str, kind: type) -> tuple:
+    try:
+        return tuple(kind(part.strip()) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise ConfigError(f"cannot read {text!r} as a comma-separated list: {exc}") from None
+
+
+def _with_progress(quiet: bool, label: str, work):
+    if quiet:
+        return work(None)
+    with RichProgress(label, console) as progress:
+        return work(progress)
+
+
+class _SelfClosingProgress(RichProgress):
+    """A progress bar that opens on `start` and closes itself when the run completes (sweeps run many)."""
+
+    def start(self, total, finished) -> None:
+        self.__enter__()
+        self._remaining = total - len(finished)
+        super().start(total, finished)
+        if self._remaining <= 0:
+            self.__exit__()
+
+    def advance(self, record) -> None:
+        super().advance(record)
+        self._remaining -= 1
+        if self._remaining <= 0:
+            self.__exit__()
+
+
+logging.getLogger("reason").addHandler(logging.NullHandler())

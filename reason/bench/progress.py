@@ -1,0 +1,61 @@
+"""A rich progress bar for benchmark runs: done/total, running accuracy, tokens/s, ETA.
+
+Implements the runner's `Progress` protocol. Leaves out: anything that is not display.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from reason.bench.records import ProblemRecord
+
+
+class RichProgress:
+    """Use as a context manager around `run_benchmark(..., progress=this)`."""
+
+    def __init__(self, label: str, console: Console | None = None) -> None:
+        self.label = label
+        self._bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("acc {task.fields[accuracy]}"),
+            TextColumn("{task.fields[rate]} tok/s"),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self._task = None
+        self._correct = self._done = self._tokens = 0
+        self._started = time.perf_counter()
+
+    def __enter__(self) -> RichProgress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.stop()
+
+    def start(self, total: int, finished: Sequence[ProblemRecord]) -> None:
+        self._correct = sum(r.correct for r in finished)
+        self._done = len(finished)
+        self._started = time.perf_counter()
+        self._task = self._bar.add_task(self.label, total=total, completed=self._done, **self._fields())
+
+    def advance(self, record: ProblemRecord) -> None:
+        self._done += 1
+        self._correct += record.correct
+        self._tokens += record.compute.generated_tokens
+        if self._task is not None:
+            self._bar.update(self._task, advance=1, **self._fields())
+
+    def _fields(self) -> dict[str, str]:
+        accuracy = f"{self._correct / self._done:.1%}" if self._done else "-"
+        seconds = time.perf_counter() - self._started
+        rate = f"{self._tokens / seconds:.1f}" if self._tokens and seconds > 0 else "-"
+        return {"accuracy": accuracy, "rate": rate}

@@ -1,0 +1,210 @@
+"""Textual clean-up of an answer string before it is parsed.
+
+Removes what never changes an answer's value: math delimiters and a wrapping
+`\\boxed{}`, dollar signs, `\\left`/`\\right`, spacing commands, degree marks, percent
+signs, thousands separators, units and words in `\\text{}`/`\\mbox{}` after a value,
+plain unit words after a number ("18 dollars"), base subscripts on numerals (`204_5`),
+and unicode look-alikes (`−`, `π`, `√`). `\\dfrac`/`\\tfrac` become `\\frac`.
+Leaves out: anything that needs the answer's structure (`x = 3` against `3`, mixed
+numbers, choice letters, `\\pm`): the parser and the equivalence rules do that.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+_UNICODE = str.maketrans(
+    {
+        "\u2212": "-", "\u2013": "-", "\u2014": "-", "\u00d7": r"\times ", "\u22c5": r"\cdot ",
+        "\u00b7": r"\cdot ", "\u00f7": r"\div ", "\u03c0": r"\pi ", "\u221e": r"\infty ", "\u221a": r"\sqrt",
+        "\u00b0": "", "\u2264": r"\le ", "\u2265": r"\ge ", "\u2260": r"\ne ", "\u222a": r"\cup ",
+        "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2061": "",
+    }
+)  # fmt: skip
+
+_ROW_BREAK = "\x00"
+_DELIMITERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+
+_REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"\\[dtc]frac(?![a-zA-Z])", r"\\frac"),
+        (r"\\[dt]binom(?![a-zA-Z])", r"\\binom"),
+        (r"\\(?:left|right|[bB]igg?[lr]?)(?![a-zA-Z])\s*\.?", ""),
+        (r"\\displaystyle(?![a-zA-Z])", ""),
+        (r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![a-zA-Z])|\\circ(?![a-zA-Z])|\\degree(?![a-zA-Z])", ""),
+        (r"\\leq(?:slant)?(?![a-zA-Z])", r"\\le "),
+        (r"\\geq(?:slant)?(?![a-zA-Z])", r"\\ge "),
+        (r"\\neq(?![a-zA-Z])", r"\\ne "),
+        (r"\\lt(?![a-zA-Z])", "<"),
+        (r"\\gt(?![a-zA-Z])", ">"),
+        (r"\\?%", ""),
+        (r"\\?\$", ""),
+        (r"\{,\}", ","),
+        (r"(\d),\\!\s*(?=\d{3}(?!\d))", r"\1"),  # 10,\!080: an explicit LaTeX thousands separator
+        (r"\\[!,]", ""),
+        (r"\\[;: ]|\\q?quad(?![a-zA-Z])|~", " "),
+        (r"\\operatorname\*?\s*\{\s*([A-Za-z]+)\s*\}", r"\\\1"),
+    )
+)
+
+_WORD_COMMANDS = re.compile(r"\\(?:text|textbf|textit|textrm|texttt|textnormal|textsf|mbox|mathrm)\s*\{")
+_MATH_STYLE_COMMANDS = re.compile(r"\\(?:mathbf|mathit|mathsf|boldsymbol|bm|mathnormal)\s*\{")
+_UNIT_POWER = re.compile(r"^\s*\^\s*\{?\s*[23]\s*\}?")
+_CONNECTORS = {"and", "or", ","}
+_PLAIN_UNITS = re.compile(r"^([-+]?\d[\d,]*(?:\.\d+)?(?:/\d+)?)\s+((?:[A-Za-z]+\.?\s*)+)(?:\^\{?\d\}?)?$")
+_MATH_WORDS = {"pi", "sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "i", "e", "x", "and", "or"}
+_BASE_SUBSCRIPT = re.compile(r"(?<![A-Za-z\d\\_^])(\d+)_\{?\s*(\d+)\s*\}?")
+_PLAIN_CONNECTORS = re.compile(r"\s+(?:and|or)\s+")
+_PLAIN = re.compile(r"[0-9A-Za-z+\-*/^()\[\]]+(?:\.[0-9A-Za-z+\-*/^()\[\]]+)*")
+_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d]|,\d)")
+
+
+def normalize(answer: str) -> str:
+    """The answer with its presentation stripped; idempotent.
+
+    Example: "$\\$1,234.50$" -> "1234.50"; "\\dfrac{1}{2}" -> "\\frac{1}{2}"; "15\\mbox{ cm}^2" -> "15"
+    """
+    if _PLAIN.fullmatch(answer):
+        return answer  # nothing below would change it: the common GSM8K case
+    text = answer
+    for step in _STEPS:
+        text = step(text)
+    return text
+
+
+def unwrap(text: str) -> str:
+    """Strip surrounding math delimiters and a wrapping `\\boxed{...}`, repeatedly.
+
+    Example: "$\\boxed{\\frac12}$." -> "\\frac12"
+    """
+    while True:
+        stripped = text.strip().rstrip(".").strip()
+        for opener, closer in _DELIMITERS:
+            if len(stripped) > len(opener) + len(closer) and stripped.startswith(opener) and stripped.endswith(closer):
+                stripped = stripped[len(opener) : -len(closer)]
+                break
+        stripped = _unbox(stripped)
+        if stripped == text:
+            return text
+        text = stripped
+
+
+def _unbox(text: str) -> str:
+    for command in ("\\boxed", "\\fbox"):
+        if text.startswith(command):
+            open_at = text.find("{")
+            if open_at != -1 and not text[len(command) : open_at].strip() and group_end(text, open_at) == len(text) - 1:
+                return text[open_at + 1 : -1].strip()
+    return text
+
+
+def group_end(text: str, open_at: int) -> int:
+    """Index of the brace closing the one at `open_at`, or -1 when unbalanced. Example: ("{a{b}}c", 0) -> 5."""
+    depth = 0
+    for i in range(open_at, len(text)):
+        char = text[i]
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
+
+
+def _rewrite(text: str) -> str:
+    text = text.replace("\\\\", _ROW_BREAK)  # a matrix row break is not the spacing command "\ "
+    for pattern, replacement in _REWRITES:
+        text = pattern.sub(replacement, text)
+    return text.replace(_ROW_BREAK, "\\\\")
+
+
+def _math_style(text: str) -> str:
+    """\\mathbf{v} -> v: typeface commands around math change nothing."""
+    return _replace_groups(text, _MATH_STYLE_COMMANDS, lambda content, rest: (content, rest))
+
+
+def _words(text: str) -> str:
+    """Units and connecting words in \\text{}: dropped after a value, kept when they are the answer."""
+    residual = _replace_groups(text, _WORD_COMMANDS, _drop_words)
+    if re.search(r"[A-Za-z0-9]", residual.replace(",", "")):
+        return residual
+    return _replace_groups(text, _WORD_COMMANDS, _keep_words)
+
+
+def _drop_words(content: str, rest: str) -> tuple[str, str]:
+    if content.strip().lower() in _CONNECTORS:
+        return ",", rest
+    return " ", _UNIT_POWER.sub("", rest, count=1)
+
+
+def _keep_words(content: str, rest: str) -> tuple[str, str]:
+    return ("," if content.strip().lower() in _CONNECTORS else content), rest
+
+
+def _replace_groups(text: str, command: re.Pattern[str], replace: Callable[[str, str], tuple[str, str]]) -> str:
+    """Replace each `\\cmd{content}` by replace(content, text after it) -> (new text, new rest)."""
+    out: list[str] = []
+    while (match := command.search(text)) is not None:
+        end = group_end(text, match.end() - 1)
+        if end == -1:
+            break
+        new, rest = replace(text[match.end() : end], text[end + 1 :])
+        out.append(text[: match.start()] + new)
+        text = rest
+    return "".join(out) + text
+
+
+def _connectors(text: str) -> str:
+    return _PLAIN_CONNECTORS.sub(",", text)
+
+
+def _plain_units(text: str) -> str:
+    """'18 dollars' -> '18', '5 cm^2' -> '5'; leaves '2 pi' and '3 x' alone."""
+    match = _PLAIN_UNITS.match(text)
+    if match is None:
+        return text
+    words = [w.rstrip(".").lower() for w in match.group(2).split()]
+    if any(w in _MATH_WORDS or len(w) < 2 for w in words):
+        return text
+    return match.group(1)
+
+
+def _thousands(text: str) -> str:
+    """1,234,567 -> 1234567, only outside brackets: in "(12,102)" the comma separates coordinates."""
+    depth = _bracket_depths(text)
+    return _THOUSANDS.sub(lambda m: m.group(0).replace(",", "") if depth[m.start()] == 0 else m.group(0), text)
+
+
+def _bracket_depths(text: str) -> list[int]:
+    depths, depth = [], 0
+    for char in text:
+        if char in "([{":
+            depth += 1
+        depths.append(depth)
+        if char in ")]}":
+            depth = max(0, depth - 1)
+    return depths
+
+
+def _tidy(text: str) -> str:
+    text = " ".join(text.split())
+    text = text.strip().rstrip(".,;").strip()
+    return text[1:].strip() if text.startswith("=") else text
+
+
+_STEPS: tuple[Callable[[str], str], ...] = (
+    lambda t: t.translate(_UNICODE),
+    unwrap,
+    _rewrite,
+    _math_style,
+    _words,
+    _connectors,
+    _tidy,
+    lambda t: _BASE_SUBSCRIPT.sub(r"\1", t),
+    _plain_units,
+    _thousands,
+    _tidy,
+)

@@ -15,8 +15,8 @@ from importlib import resources
 
 from reason.errors import ConfigError
 from reason.types import ChatMessage, ChatPrompt, Problem
-from verifiers.basic import same_answer
 from verifiers.extract import extract_answer
+from verifiers.grader import equivalent as graded_equivalent
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,8 @@ class TaskStyle:
     system: str
     user: str
     extract_rules: tuple[str, ...]
-    equivalent: Callable[[str, str], bool] = same_answer
+    equivalent: Callable[[str, str], bool] = graded_equivalent
+    """Are two answers the same? By default the grader's equivalence (0.5, 1/2 and \\frac{1}{2} are one answer)."""
 
     def prompt(self, problem: Problem) -> ChatPrompt:
         messages = [ChatMessage(role="user", content=self.user.format(question=problem.question))]

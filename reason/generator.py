@@ -14,6 +14,17 @@ from typing import Protocol, runtime_checkable
 from reason.types import Completion, Compute, Prompt, SamplingParams
 
 
+def render_transcript(prompt: Prompt) -> str:
+    """A plain-text rendering of a chat, for models without a chat template (and for fakes).
+
+    Example: system "Be brief.", user "2+2?", prefix "It" -> "system: Be brief.\nuser: 2+2?\nassistant: It"
+    """
+    if isinstance(prompt, str):
+        return prompt
+    lines = [f"{m.role}: {m.content}" for m in prompt.messages]
+    return "\n".join(lines) + "\nassistant: " + prompt.assistant_prefix
+
+
 @runtime_checkable
 class Generator(Protocol):
     """Anything that turns prompts into samples.

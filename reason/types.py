@@ -9,7 +9,7 @@ each backend's own config.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -168,7 +168,15 @@ class SearchResult(Frozen):
     samples: tuple[Sample, ...]
     compute: Compute
     trace: dict = Field(default_factory=dict)
-    """Searcher-specific detail (e.g. a search tree in node-link form)."""
+    """Searcher-specific detail; `trace["tree"]` holds the search tree in node-link form."""
+
+    @property
+    def tree(self) -> Any:
+        """The search tree as a `networkx.DiGraph` (see `reason.tree`), or None when none was kept."""
+        from reason.tree import graph_from_json  # networkx only when a tree is asked for
+
+        data = self.trace.get("tree")
+        return None if data is None else graph_from_json(data)
 
 
 class Verdict(Frozen):

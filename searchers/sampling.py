@@ -1,41 +1,75 @@
-"""Shared plumbing for strategies that sample whole solutions: prompt, sample, extract, vote.
+"""Shared plumbing for strategies that sample whole solutions: prompt, sample, extract, vote, report.
 
+`finish` turns samples into the `SearchResult` every searcher returns (candidates by
+a named selection, compute with wall time, the search tree); whole-solution searchers
+get a flat tree (the prompt, then one node per sample).
 Leaves out: step-wise generation (tree searchers build their own prompts per step).
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
+from reason.budget import Budget, BudgetedGenerator
 from reason.generator import Generator, MeteredGenerator
-from reason.tasks import task_style
-from reason.types import Problem, SamplingParams, Sample, SearchResult
-from searchers.voting import majority_vote
+from reason.tasks import TaskStyle, task_style
+from reason.tree import ROOT, SearchTree
+from reason.types import Completion, Compute, Problem, Prompt, Sample, SamplingParams, SearchResult
+from searchers.voting import SELECTIONS
 
 
-def sample_solutions(problem: Problem, generator: Generator, params: SamplingParams) -> tuple[list[Sample], MeteredGenerator]:
-    """Draw `params.n` full solutions in one batched call and extract their answers."""
+def sample_solutions(
+    problem: Problem, generator: Generator, params: SamplingParams, budget: Budget | None = None
+) -> tuple[list[Sample], BudgetedGenerator]:
+    """Draw `params.n` full solutions in one batched call (fewer if the budget allows fewer)."""
     style = task_style(problem.task)
-    metered = MeteredGenerator(generator)
-    [completions] = metered.generate([style.prompt(problem)], params)
-    samples = [
-        Sample(
-            text=c.text,
-            answer=style.extract(c.text),
-            finish_reason=c.finish_reason,
-            generated_tokens=c.generated_tokens,
-        )
-        for c in completions
-    ]
-    return samples, metered
+    metered = BudgetedGenerator(generator, budget)
+    return draw(metered, style, style.prompt(problem), params), metered
 
 
-def voted_result(strategy: str, problem: Problem, samples: list[Sample], metered: MeteredGenerator, started: float) -> SearchResult:
-    """Majority vote over samples; the reasoning shown is the first sample behind the winner."""
-    candidates = majority_vote(samples, task_style(problem.task).equivalent)
+def draw(metered: BudgetedGenerator, style: TaskStyle, prompt: Prompt, params: SamplingParams) -> list[Sample]:
+    """Up to `params.n` samples of one prompt in one call; fewer when the budget allows fewer, none when spent."""
+    n = metered.affordable(params.n, params.max_tokens)
+    if n == 0:
+        return []
+    [completions] = metered.generate([prompt], params.model_copy(update={"n": n}))
+    return [to_sample(c, style) for c in completions]
+
+
+def to_sample(completion: Completion, style: TaskStyle) -> Sample:
+    return Sample(
+        text=completion.text,
+        answer=style.extract(completion.text),
+        finish_reason=completion.finish_reason,
+        generated_tokens=completion.generated_tokens,
+    )
+
+
+def sample_tree(samples: list[Sample], prompt_tokens: int = 0) -> SearchTree:
+    """The flat tree of a whole-solution searcher: the prompt, then one node per sample."""
+    tree = SearchTree()
+    tree.update(ROOT, tokens=prompt_tokens)
+    for s in samples:
+        tree.add_child(ROOT, text=s.text, tokens=s.generated_tokens, score=s.score, value=s.score, terminal=True, answer=s.answer)
+    return tree
+
+
+def finish(
+    strategy: str,
+    problem: Problem,
+    samples: list[Sample],
+    compute: Compute,
+    started: float,
+    select: str = "majority",
+    tree: SearchTree | None = None,
+    trace: dict[str, Any] | None = None,
+) -> SearchResult:
+    """The `SearchResult`: candidates by the named selection, the winner's best sample as reasoning."""
+    candidates = SELECTIONS[select](samples, task_style(problem.task).equivalent)
     best = candidates[0] if candidates else None
     reasoning = samples[best.sample_indices[0]].text if best else (samples[0].text if samples else "")
-    compute = metered.compute().model_copy(update={"wall_time_s": time.perf_counter() - started})
+    tree = tree if tree is not None else sample_tree(samples)
     return SearchResult(
         strategy=strategy,
         problem=problem,
@@ -43,5 +77,12 @@ def voted_result(strategy: str, problem: Problem, samples: list[Sample], metered
         reasoning=reasoning,
         candidates=tuple(candidates),
         samples=tuple(samples),
-        compute=compute,
+        compute=compute.model_copy(update={"wall_time_s": time.perf_counter() - started}),
+        trace={**(trace or {}), "tree": tree.to_json()},
     )
+
+
+def voted_result(strategy: str, problem: Problem, samples: list[Sample], metered: MeteredGenerator, started: float) -> SearchResult:
+    """Majority vote over samples; the reasoning shown is the first sample behind the winner."""
+    prompt_tokens = metered.prompt_tokens // max(1, metered.calls)  # every call sent the same prompt
+    return finish(strategy, problem, samples, metered.compute(), started, tree=sample_tree(samples, prompt_tokens))

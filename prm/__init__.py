@@ -1,0 +1,12 @@
+"""Process reward models: score each step of a partial solution.
+
+`prm.base` holds the seam (`PRM.score(problem, steps_batch) -> per-step scores`) and the
+named aggregations; each implementation is its own module and registers under
+`reason.prms`: `llm_judge` (the model asked "is this step right?", P(yes) from
+logprobs), `hf` (Hugging Face PRMs of the two common shapes), `from_verifier`
+(a reference-free verifier as a PRM).
+"""
+
+from prm.base import AGGREGATIONS, PRM, MeteredPRM, PRMSpec, aggregate, build_prm
+
+__all__ = ["AGGREGATIONS", "PRM", "MeteredPRM", "PRMSpec", "aggregate", "build_prm"]

@@ -1,0 +1,120 @@
+"""A PRM from a verifier that needs no reference answer (a code run, a SymPy substitution check, ...).
+
+For each step prefix, what is checked is named in `CHECKS`: "answer" checks the final
+answer the prefix states (prefixes that state none score `neutral`), "step" hands the
+step's own text to the verifier (for verifiers that check a step, such as running the
+code in it). A `pass` scores 1, a `fail` 0, an `error` or `timeout` `neutral`. The
+verifier always sees the problem with its reference answer removed, so no reference
+can leak into a search through it.
+`as_verifier` also turns a plain function `(problem, candidate) -> bool | Verdict` into
+a verifier; verifier-guided refinement uses it too.
+Leaves out: partial credit from a verifier's detail text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from prm.base import StepsBatch
+from reason.errors import ConfigError
+from reason.steps import FINAL_RULES
+from reason.types import Problem, Verdict
+from reason.verifier import Verifier
+from verifiers.extract import extract_answer
+
+
+class CallableVerifier:
+    """A verifier from a function `(problem, candidate) -> bool | Verdict`."""
+
+    def __init__(self, check: Callable[[Problem, str], bool | Verdict], name: str | None = None) -> None:
+        self.check = check
+        self.name = name or getattr(check, "__name__", "callable")
+
+    def verify(self, problem: Problem, candidate: str) -> Verdict:
+        outcome = self.check(problem, candidate)
+        if isinstance(outcome, Verdict):
+            return outcome
+        return Verdict(status="pass" if outcome else "fail", rule=self.name, detail="" if outcome else f"{candidate!r} failed {self.name}")
+
+
+def verifier_choice(value: Any) -> Any:
+    """Validate a verifier given as a registered name, a Verifier, or a function."""
+    from reason.registry import registry
+
+    if isinstance(value, str):
+        if value not in registry.names("verifier"):
+            raise ConfigError(f"unknown verifier {value!r}; registered verifiers: {', '.join(registry.names('verifier'))}")
+        return value
+    if isinstance(value, Verifier) or callable(value):
+        return value
+    raise ConfigError(f"a verifier is a registered name, a Verifier or a function; got {type(value).__name__}")
+
+
+def as_verifier(choice: Any) -> Verifier:
+    from reason.registry import registry
+
+    choice = verifier_choice(choice)
+    if isinstance(choice, str):
+        return registry.get("verifier", choice)()
+    return choice if isinstance(choice, Verifier) else CallableVerifier(choice)
+
+
+def without_reference(problem: Problem) -> Problem:
+    return problem.model_copy(update={"answer": None})
+
+
+def _stated_answer(steps: Sequence[str], rules: Sequence[str]) -> str | None:
+    return extract_answer("\n\n".join(steps), rules)
+
+
+def _step_text(steps: Sequence[str], rules: Sequence[str]) -> str | None:
+    return steps[-1]
+
+
+CHECKS: dict[str, Callable[[Sequence[str], Sequence[str]], str | None]] = {"answer": _stated_answer, "step": _step_text}
+"""What a verifier PRM hands the verifier for a step prefix, by name (None: nothing to check)."""
+
+
+class VerifierPRM(BaseModel):
+    """Args: verifier (registered name, Verifier or function), check (a name in CHECKS), neutral score.
+
+    Example:
+        >>> prm = VerifierPRM(verifier=lambda problem, answer: float(answer) % 1 == 0)
+        >>> prm.score(Problem(question="q"), [["3 / 2 = 1.5", "The answer is 1.5."]])
+        [[0.5, 0.0]]
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    name: ClassVar[str] = "verifier"
+
+    verifier: Any
+    check: str = "answer"
+    final_rules: tuple[str, ...] = FINAL_RULES
+    neutral: float = Field(default=0.5, ge=0.0, le=1.0)
+    """The score of a prefix with nothing to check, or one the verifier could not decide."""
+
+    @field_validator("verifier")
+    @classmethod
+    def _check_verifier(cls, value: Any) -> Any:
+        return verifier_choice(value)
+
+    @field_validator("check")
+    @classmethod
+    def _check_what(cls, value: str) -> str:
+        if value not in CHECKS:
+            raise ValueError(f"unknown check {value!r}; checks: {', '.join(CHECKS)}")
+        return value
+
+    def score(self, problem: Problem, steps_batch: StepsBatch) -> list[list[float]]:
+        verifier, blind = as_verifier(self.verifier), without_reference(problem)
+        return [[self._one(verifier, blind, steps[: i + 1]) for i in range(len(steps))] for steps in steps_batch]
+
+    def _one(self, verifier: Verifier, problem: Problem, steps: Sequence[str]) -> float:
+        candidate = CHECKS[self.check](steps, self.final_rules)
+        if candidate is None:
+            return self.neutral
+        status = verifier.verify(problem, candidate).status
+        return {"pass": 1.0, "fail": 0.0}.get(status, self.neutral)

@@ -1,0 +1,114 @@
+"""Searchers over searchers: run a base searcher several times inside one budget.
+
+Best-of-N and self-consistency take a `base` (a registered name, a
+`SearcherSpec(name=..., params=...)` or dict of one, or a searcher object) and call it
+repeatedly. Each run gets what is left of the outer budget as its own budget, so the
+runs together never exceed it, and the compute reported is the sum of what the runs
+report (their policy and PRM shares stay separate). The runs' trees are grafted under
+one root.
+Leaves out: running the base searches concurrently.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reason.budget import Budget
+from reason.errors import ConfigError
+from reason.generator import Generator
+from reason.searcher import Searcher
+from reason.tree import ROOT, SearchTree, graph_from_json
+from reason.types import Compute, Frozen, Problem, Sample, SearchResult
+
+
+class SearcherSpec(Frozen):
+    """A registered searcher by name, with its parameters."""
+
+    name: str
+    params: dict[str, Any] = {}
+
+
+def searcher_choice(value: Any) -> Any:
+    """Validate a `base`: a registered name, a SearcherSpec (or dict of one), or a searcher object."""
+    from reason.registry import registry
+
+    if isinstance(value, str):
+        value = SearcherSpec(name=value)
+    elif isinstance(value, dict):
+        value = SearcherSpec(**value)
+    if isinstance(value, SearcherSpec):
+        if value.name not in registry.names("searcher"):
+            raise ConfigError(f"unknown base searcher {value.name!r}; searchers: {', '.join(registry.names('searcher'))}")
+        return value
+    if isinstance(value, Searcher):
+        return value
+    raise ConfigError(f"a base searcher is a registered name, a SearcherSpec or a searcher; got {type(value).__name__}")
+
+
+def build_searcher(choice: Any) -> Searcher:
+    from reason.api import make_searcher
+
+    choice = searcher_choice(choice)
+    return make_searcher(choice.name, **choice.params) if isinstance(choice, SearcherSpec) else choice
+
+
+def left(budget: Budget, spent: Compute) -> Budget | None:
+    """What remains of `budget` after `spent` policy compute; None once nothing remains.
+
+    Example: left(Budget(tokens=100), Compute(generated_tokens=30)) -> Budget(tokens=70)
+    """
+    tokens = None if budget.tokens is None else budget.tokens - spent.generated_tokens
+    calls = None if budget.calls is None else budget.calls - spent.model_calls
+    if (tokens is not None and tokens <= 0) or (calls is not None and calls <= 0):
+        return None
+    return Budget(tokens=tokens, calls=calls)
+
+
+def repeat_search(base: Searcher, problem: Problem, generator: Generator, n: int, budget: Budget) -> list[SearchResult]:
+    """Up to `n` runs of `base`, each capped by what the previous runs left of `budget`."""
+    limited = budget.tokens is not None or budget.calls is not None
+    if limited and "budget" not in getattr(type(base), "model_fields", {}):
+        raise ConfigError(f"base searcher {base.strategy!r} takes no budget, so it cannot run inside one")
+    results: list[SearchResult] = []
+    spent = Compute()
+    for _ in range(n):
+        remaining = left(budget, spent)
+        if remaining is None:
+            break
+        run = base.model_copy(update={"budget": remaining}) if limited else base  # type: ignore[attr-defined]
+        result = run.search(problem, generator)
+        if result.compute.model_calls == 0:
+            break  # the budget left cannot pay for one more call
+        results.append(result)
+        spent = spent + result.compute
+    return results
+
+
+def as_samples(results: list[SearchResult]) -> list[Sample]:
+    """One sample per run: its chosen reasoning and answer, with the tokens the run generated."""
+    return [
+        Sample(text=r.reasoning, answer=r.answer, generated_tokens=r.compute.generated_tokens)
+        for r in results
+    ]
+
+
+def total_compute(results: list[SearchResult]) -> Compute:
+    total = Compute()
+    for r in results:
+        total = total + r.compute.model_copy(update={"wall_time_s": 0.0})
+    return total
+
+
+def grafted_tree(results: list[SearchResult]) -> SearchTree:
+    """One tree: a new root whose children are the runs' roots (each keeps its subtree)."""
+    tree = SearchTree()
+    for run, result in enumerate(results):
+        if "tree" not in result.trace:
+            continue
+        sub = graph_from_json(result.trace["tree"])
+        offset = tree.graph.number_of_nodes()
+        for node, data in sub.nodes(data=True):
+            tree.graph.add_node(node + offset, **{**data, "depth": data["depth"] + 1, "run": run})
+        tree.graph.add_edges_from((a + offset, b + offset) for a, b in sub.edges)
+        tree.graph.add_edge(ROOT, ROOT + offset)
+    return tree

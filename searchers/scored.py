@@ -1,0 +1,60 @@
+"""What searchers that rank by a PRM share: the PRM, aggregation and selection parameters, and scoring whole samples.
+
+Leaves out: generating anything (see searchers/stepwise.py and searchers/sampling.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ConfigDict, field_validator
+
+from prm.base import MeteredPRM, aggregate, aggregation, prm_choice
+from reason.searcher import SearcherConfig
+from reason.steps import split_steps
+from reason.types import Problem, Sample
+from searchers.voting import SELECTIONS
+
+
+class ScoredSearchConfig(SearcherConfig):
+    """Parameters of a searcher that values solutions with a PRM."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    prm: Any = "llm-judge"
+    """What values steps: a registered PRM name, a PRMSpec (or dict of one), or a PRM object."""
+    aggregation: str = "last"
+    """How a solution's step scores become one value: a name in prm.base.AGGREGATIONS."""
+    select: str = "best"
+    """How the answer is picked among scored solutions: a name in searchers.voting.SELECTIONS."""
+
+    @field_validator("prm")
+    @classmethod
+    def _check_prm(cls, value: Any) -> Any:
+        return prm_choice(value)
+
+    @field_validator("aggregation")
+    @classmethod
+    def _check_aggregation(cls, value: str) -> str:
+        aggregation(value)
+        return value
+
+    @field_validator("select")
+    @classmethod
+    def _check_select(cls, value: str) -> str:
+        if value not in SELECTIONS:
+            raise ValueError(f"unknown selection {value!r}; selections: {', '.join(SELECTIONS)}")
+        return value
+
+
+def score_samples(
+    problem: Problem, prm: MeteredPRM, samples: list[Sample], how: str, delimiter: str, max_steps: int
+) -> list[Sample]:
+    """Each sample with its score: the PRM over its steps (one call for all), aggregated by `how`.
+
+    A sample without any text scores 0 and is not sent to the PRM.
+    """
+    steps = [split_steps(s.text, delimiter, max_steps) for s in samples]
+    worded = [i for i, st in enumerate(steps) if st]
+    per_step = dict(zip(worded, prm.score(problem, [steps[i] for i in worded])))
+    return [s.model_copy(update={"score": aggregate(how, per_step.get(i, []))}) for i, s in enumerate(samples)]

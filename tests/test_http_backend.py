@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from reason.api import Engine
 from reason.backends.http_backend import HTTPGenerator
-from reason.errors import BackendUnavailableError, ConfigError, GeneratorError
+from reason.errors import BackendUnavailableError, ConfigError, GeneratorError, ReasonError
 from reason.generator import MeteredGenerator, supports_logprobs, supports_prefix_cache, supports_request_seed
 from reason.types import ChatMessage, ChatPrompt, SamplingParams
 from servers import free_port, vllm_server  # tests/ is on sys.path under pytest
@@ -205,6 +205,18 @@ def test_completions_mode_renders_chat_with_the_local_template(make_gen, scripte
         [{"role": "user", "content": "What is 2+3?"}], tokenize=False, add_generation_prompt=True
     )
     assert path == "/completions" and body["prompt"] == template + "Step 1:"
+
+
+def test_completions_mode_uses_a_plain_transcript_for_a_tokenizer_without_template(make_gen, scripted):
+    from reason.models import resolve_model
+
+    try:
+        base_model = resolve_model("gemma3-270m").path  # a base model: its tokenizer has no chat template
+    except ReasonError as exc:
+        pytest.skip(f"gemma3-270m is not installed: {exc}")
+    _, script = scripted
+    make_gen(model="m", api="completions", tokenizer=base_model).generate([QUESTION.extended("It")], SamplingParams())
+    assert script.requests[0][1]["prompt"] == "user: What is 2+3?\nassistant: It"
 
 
 def test_unknown_option_is_rejected():

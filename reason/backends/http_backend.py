@@ -9,8 +9,9 @@ What each mode sends (`api`):
   message by itself). The prefix is sent unchanged, so children of one search node share
   their rendered prompt and the server's prefix cache serves it.
 - "completions": everything goes to `/completions`. A `ChatPrompt` is rendered here with the
-  chat template of a local tokenizer (`tokenizer=`, a HF folder or name); without one a
-  `ChatPrompt` is a `ConfigError`. Use it for servers that lack a chat endpoint or prefill.
+  chat template of a local tokenizer (`tokenizer=`, a HF folder or name; a tokenizer without a
+  template gets the plain "role: content" transcript, as in the vLLM backend); without a
+  tokenizer a `ChatPrompt` is a `ConfigError`. Use it for servers that lack a chat endpoint or prefill.
 
 Each prompt is one request with the server's own `n`; prompts go out concurrently (a thread
 pool of `concurrency` workers). Connection errors, 5xx and 429 are retried with exponential
@@ -36,6 +37,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from reason.errors import BackendUnavailableError, ConfigError, GeneratorError
+from reason.generator import render_transcript
 from reason.types import ChatPrompt, Completion, Prompt, SamplingParams, TokenLogprob, TopLogprob
 
 logger = logging.getLogger(__name__)
@@ -141,6 +143,8 @@ class HTTPGenerator:
                 "a ChatPrompt needs a chat template: use api='chat' (the server renders it) "
                 "or give tokenizer=<local HF folder or name> to render it here"
             )
+        if not getattr(self._template, "chat_template", None):  # base models: as the vLLM backend does
+            return render_transcript(prompt)
         messages = [m.model_dump() for m in prompt.messages]
         text = self._template.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return text + prompt.assistant_prefix

@@ -4,8 +4,19 @@ import math
 
 import pytest
 
-from reason.bench.metrics import k_values, maj_at_k, majority_correct, pass_at_k, summarize
-from reason.bench.records import CacheCounts, CandidateRecord, ProblemRecord, SampleRecord
+from reason.bench.metrics import (
+    k_values,
+    maj_at_k,
+    majority_correct,
+    pass_at_k,
+    summarize,
+)
+from reason.bench.records import (
+    CacheCounts,
+    CandidateRecord,
+    ProblemRecord,
+    SampleRecord,
+)
 from reason.types import Compute, Verdict
 
 

@@ -3,7 +3,13 @@
 import pytest
 
 from reason.bench.errors import RunDirError
-from reason.bench.records import RECORDS_FILE, CacheCounts, ProblemRecord, RecordLog, read_records
+from reason.bench.records import (
+    RECORDS_FILE,
+    CacheCounts,
+    ProblemRecord,
+    RecordLog,
+    read_records,
+)
 from reason.types import Compute, Verdict
 
 

@@ -73,7 +73,7 @@ def max_score(samples: Sequence[Sample], equivalent: Equivalence) -> list[Candid
     """Best-of-N: the answer of the single highest-scored sample wins (unscored samples score 0)."""
     groups = group_answers([s.answer for s in samples], equivalent)
     best = [max((samples[i].score or 0.0) for i in g) for g in groups]
-    candidates = [_candidate(samples, g, b) for g, b in zip(groups, best)]
+    candidates = [_candidate(samples, g, b) for g, b in zip(groups, best, strict=True)]
     return sorted(candidates, key=lambda c: -(c.score or 0.0))
 
 

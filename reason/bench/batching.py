@@ -13,7 +13,6 @@ our Generator seam takes one params object per call).
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 import time
@@ -21,10 +20,9 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+from reason.errors import GeneratorError
 from reason.generator import Generator
 from reason.types import Completion, Prompt, SamplingParams
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -110,6 +108,8 @@ class MicroBatchingGenerator:
         prompts = [p for r in requests for p in r.prompts]
         try:
             outputs = self.inner.generate(prompts, params)
+            if len(outputs) != len(prompts):
+                raise GeneratorError(f"{self.name} returned {len(outputs)} results for {len(prompts)} prompts")
         except BaseException as exc:  # every waiting caller gets the backend's error
             for r in requests:
                 r.future.set_exception(exc)

@@ -83,7 +83,9 @@ class GenerationCache:
             return None
         return [Completion.model_validate(c) for c in json.loads(row[0])]
 
-    def put(self, key: str, model: str, prompt: str, params_json: str, occurrence: int, completions: list[Completion]) -> None:
+    def put(
+        self, key: str, model: str, prompt: str, params_json: str, occurrence: int, completions: list[Completion]
+    ) -> None:
         blob = json.dumps([c.model_dump(mode="json") for c in completions], ensure_ascii=False)
         with self._lock:
             self._db.execute(

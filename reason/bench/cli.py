@@ -14,7 +14,7 @@ Leaves out: the top-level `reason` app, which mounts this one as `bench`.
 from __future__ import annotations
 
 import json
-import logging
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +82,7 @@ def _backend_options(pairs: list[str] | None, model: str | None) -> dict[str, An
 
 
 def _fail(exc: ReasonError) -> None:
-    console.print(f"[red]error:[/red] {exc}")
+    console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -92,7 +92,8 @@ def _show(outcome: RunOutcome, title: str, quiet: bool) -> None:
     c = outcome.session_cache
     console.print(
         f"{outcome.run_dir}: {outcome.new_records} problems solved now; "
-        f"cache this run: {c.hits} completions from cache, {c.generated} generated"
+        f"cache this run: {c.hits} completions from cache, {c.generated} generated",
+        soft_wrap=True,
     )
 
 
@@ -122,7 +123,9 @@ def run_command(
     answer_field: str | None = typer.Option(None, "--answer-field"),
     id_field: str | None = typer.Option(None, "--id-field"),
     task: str | None = typer.Option(None, "--task", help="Task style (prompt and extraction), e.g. gsm8k, math."),
-    cache: str | None = typer.Option(None, "--cache", help="Generation cache file (default RUN_DIR/generations.sqlite)."),
+    cache: str | None = typer.Option(
+        None, "--cache", help="Generation cache file (default RUN_DIR/generations.sqlite); share it between runs."
+    ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Generate everything; store nothing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
 ) -> None:
@@ -164,7 +167,9 @@ def rescore_command(
 def sweep_command(
     dataset: str = typer.Argument(..., help=f"Bundled ({', '.join(dataset_names())}) or a JSONL path."),
     strategies: str = typer.Option("cot,self-consistency", "--strategies", help="Comma-separated searchers."),
-    budgets: str = typer.Option("256,512,1024,2048", "--budgets", help="Generated tokens per problem, comma-separated."),
+    budgets: str = typer.Option(
+        "256,512,1024,2048", "--budgets", help="Generated tokens per problem, comma-separated."
+    ),
     limit: int | None = typer.Option(None, "--limit", min=1),
     param: list[str] | None = PARAM,
     max_tokens: int | None = typer.Option(None, "--max-tokens"),
@@ -177,6 +182,9 @@ def sweep_command(
     concurrency: int = typer.Option(1, "--concurrency", "-c", min=1),
     verifier: str = typer.Option("match", "--verifier"),
     task: str | None = typer.Option(None, "--task"),
+    question_field: str | None = typer.Option(None, "--question-field"),
+    answer_field: str | None = typer.Option(None, "--answer-field"),
+    id_field: str | None = typer.Option(None, "--id-field"),
     out: Path = typer.Option(Path("runs/sweep"), "--out", "-o"),
     plot: Path | None = typer.Option(None, "--plot", help="PNG path (default OUT/sweep.png)."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
@@ -187,17 +195,41 @@ def sweep_command(
             dataset=dataset, strategies=_split(strategies, str), budgets=_split(budgets, int), limit=limit,
             common=_searcher_params(param, None, None, max_tokens), tokens_per_sample=tokens_per_sample,
             backend=backend, backend_options=_backend_options(backend_opt, model), verifier=verifier,
-            concurrency=concurrency, task=task,
+            concurrency=concurrency, task=task, question_field=question_field, answer_field=answer_field,
+            id_field=id_field,
         )
-        points = run_sweep(config, out, progress=lambda label: None if quiet else _SelfClosingProgress(label))
-        table = sweep_markdown(points)
-        (out / "sweep.md").write_text(table, encoding="utf-8")
-        (out / "sweep.json").write_text(json.dumps([p.model_dump() for p in points], indent=2), encoding="utf-8")
-        image = plot_sweep(points, plot or out / "sweep.png", f"{dataset}: accuracy vs generated tokens")
+        with _bars(quiet) as make_bar:
+            points = run_sweep(config, out, progress=make_bar)
+        table, image = _write_sweep(points, out, plot or out / "sweep.png", dataset)
     except ReasonError as exc:
         _fail(exc)
     console.print(table)
-    console.print(f"table: {out / 'sweep.md'}  plot: {image}")
+    console.print(f"table: {out / 'sweep.md'}  plot: {image}", soft_wrap=True)
+
+
+def _write_sweep(points: list, out: Path, plot: Path, dataset: str) -> tuple[str, Path]:
+    table = sweep_markdown(points)
+    (out / "sweep.md").write_text(table, encoding="utf-8")
+    (out / "sweep.json").write_text(json.dumps([p.model_dump() for p in points], indent=2), encoding="utf-8")
+    return table, plot_sweep(points, plot, f"{dataset}: accuracy vs generated tokens")
+
+
+@contextmanager
+def _bars(quiet: bool):
+    """A factory of one progress bar per sweep run; bars left open by a failing run are closed."""
+    bars: list[_SelfClosingProgress] = []
+
+    def make(label: str) -> _SelfClosingProgress | None:
+        if quiet:
+            return None
+        bars.append(_SelfClosingProgress(label, console))
+        return bars[-1]
+
+    try:
+        yield make
+    finally:
+        for bar in bars:
+            bar.__exit__()
 
 
 def _split(text: str, kind: type) -> tuple:
@@ -231,4 +263,6 @@ class _SelfClosingProgress(RichProgress):
             self.__exit__()
 
 
-logging.getLogger("reason").addHandler(logging.NullHandler())
+
+if __name__ == "__main__":  # `python -m reason.bench.cli ...` works without the top-level app
+    bench_app()

@@ -71,7 +71,9 @@ class Grader:
             logger.exception("verifier %s crashed on problem %s", getattr(self.verifier, "name", "?"), problem.id)
             return Verdict(status="error", detail=f"verifier raised {type(exc).__name__}: {exc}")
 
-    def _samples(self, result: SearchResult, candidates: list[Candidate], verdicts: dict[str, Verdict]) -> list[SampleRecord]:
+    def _samples(
+        self, result: SearchResult, candidates: list[Candidate], verdicts: dict[str, Verdict]
+    ) -> list[SampleRecord]:
         owner = {i: c.answer for c in candidates for i in c.sample_indices}
         records = []
         for index, sample in enumerate(result.samples):

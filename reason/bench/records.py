@@ -155,7 +155,8 @@ def _recover(path: Path) -> dict[str, ProblemRecord]:
     raw = path.read_bytes()
     records, good_length = _parse(raw, path)
     if good_length < len(raw):
-        logger.warning("%s: cutting a torn last line (%d bytes) left by an interrupted run", path, len(raw) - good_length)
+        torn = len(raw) - good_length
+        logger.warning("%s: cutting a torn last line (%d bytes) left by an interrupted run", path, torn)
         with open(path, "r+b") as f:
             f.truncate(good_length)
             f.flush()

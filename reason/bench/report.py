@@ -57,7 +57,8 @@ def sweep_markdown(points: Sequence[SweepPoint]) -> str:
     for p in sorted(points, key=lambda p: (p.strategy, p.mean_generated_tokens)):
         params = ", ".join(f"{k}={v}" for k, v in sorted(p.params.items())) or "-"
         budget = "-" if p.budget is None else str(p.budget)
-        lines.append(f"| {p.strategy} | {params} | {budget} | {p.mean_generated_tokens:.1f} | {p.accuracy:.1%} | {p.problems} |")
+        cells = [p.strategy, params, budget, f"{p.mean_generated_tokens:.1f}", f"{p.accuracy:.1%}", str(p.problems)]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

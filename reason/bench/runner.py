@@ -107,10 +107,10 @@ def run_benchmark(
 ) -> RunOutcome:
     """Run (or resume) a benchmark into `run_dir`. A given `generator` is used and left open."""
     run_dir = Path(run_dir)
-    dataset = load_dataset(config.dataset, config.field_map(), config.task)
-    problems = _select(dataset, config.limit, only_ids)
     searcher = make_searcher(config.strategy, **config.params)
     grader = Grader(registry.get("verifier", config.verifier)(), _aggregator(config.aggregate), run_dir)
+    dataset = load_dataset(config.dataset, config.field_map(), config.task)
+    problems = _select(dataset, config.limit, only_ids)
     with RecordLog(run_dir) as log:
         stored = _check_run_file(run_dir, config, dataset)
         owned = generator is None

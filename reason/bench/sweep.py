@@ -94,6 +94,9 @@ class SweepConfig(Frozen):
     verifier: str = "match"
     concurrency: int = Field(default=1, ge=1)
     task: str | None = None
+    question_field: str | None = None
+    answer_field: str | None = None
+    id_field: str | None = None
 
 
 class SweepPoint(Frozen):
@@ -148,7 +151,9 @@ def _run_point(config: SweepConfig, out: Path, gen: Generator, strategy: str, bu
     fields = searcher_fields(strategy)
     merged = {k: v for k, v in config.common.items() if k in fields} | params
     run_config = RunConfig(
-        dataset=config.dataset, task=config.task, limit=config.limit, strategy=strategy, params=merged,
+        dataset=config.dataset, task=config.task, question_field=config.question_field,
+        answer_field=config.answer_field, id_field=config.id_field, limit=config.limit, strategy=strategy,
+        params=merged,
         backend=config.backend, backend_options=config.backend_options, verifier=config.verifier,
         concurrency=config.concurrency, cache=str((out / "generations.sqlite").resolve()),
     )

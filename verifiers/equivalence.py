@@ -53,6 +53,9 @@ RULE_ORDER = ("string", "text", "choice", "structure", "infinity", "rational", "
 SAMPLE_POINTS = 5
 """Points at which expressions with variables are evaluated."""
 
+MAX_INLINE_MATCHING = 64
+"""Largest set matched in-process; bigger ones are matched in the worker, under the time limit."""
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -249,6 +252,8 @@ def _matched(comparer: Comparer, items: Sequence[Answer], reference: Sequence[An
     """Multiset equality: every item pairs off with a different equal reference item."""
     if len(items) != len(reference):
         return Decision(False, "structure")
+    if len(items) > MAX_INLINE_MATCHING and comparer.symbolic is None:
+        raise Undecided  # quadratic: run it where the time limit applies
     remaining, rules = list(reference), []
     for item in items:
         for j, candidate in enumerate(remaining):

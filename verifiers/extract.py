@@ -18,40 +18,45 @@ import re
 from collections.abc import Callable, Sequence
 
 from reason.errors import ConfigError
-from verifiers.normalize import group_end, unwrap
+from verifiers.normalize import unwrap
 
 Rule = Callable[[str], str | None]
 
 _NUMBER = r"-?\$?\d[\d,]*(?:\.\d+)?|-?\.\d+"
-_BOX_COMMANDS = ("\\boxed", "\\fbox")
 
 
 def last_boxed(text: str) -> str | None:
     """Content of the last `\\boxed{...}` (or `\\fbox{...}`), nested braces respected.
 
+    An unbalanced last box is skipped for the one before it: no answer rather than a torn one.
+    Linear in the text's length, however many boxes are left open.
     Example: "so \\boxed{\\frac{1}{2}}." -> "\\frac{1}{2}"
     """
-    start = max(text.rfind(c) for c in _BOX_COMMANDS)
-    while start != -1:
-        found = _boxed_at(text, start)
-        if found is not None:
-            return found
-        start = max(text.rfind(c, 0, start) for c in _BOX_COMMANDS)
+    commands = list(_BOX.finditer(text))
+    closers: dict[int, int] | None = None
+    for match in reversed(commands):
+        if match.group(1) is not None:  # "\boxed 5": the argument is the next token
+            return match.group(1)
+        if closers is None:
+            closers = _matching_braces(text)
+        open_at = match.end() - 1
+        if open_at in closers:
+            return text[open_at + 1 : closers[open_at]].strip()
     return None
 
 
-def _boxed_at(text: str, start: int) -> str | None:
-    command = next(c for c in _BOX_COMMANDS if text.startswith(c, start))
-    rest = text[start + len(command) :]
-    stripped = rest.lstrip()
-    if stripped.startswith("{"):
-        open_at = start + len(command) + len(rest) - len(stripped)
-        end = group_end(text, open_at)
-        return text[open_at + 1 : end].strip() if end != -1 else None  # unbalanced: no answer, not a torn one
-    if rest[:1].isspace():  # "\boxed 5": the argument is the next token
-        token = re.match(r"\s+([^\s$.,;]+)", rest)
-        return token.group(1) if token else None
-    return None
+_BOX = re.compile(r"\\(?:boxed|fbox)(?:\s*\{|\s+([^\s{$.,;]+))")
+
+
+def _matching_braces(text: str) -> dict[int, int]:
+    """Every balanced "{" index -> its "}" index, in one pass. Example: "{a{b}}" -> {0: 5, 2: 4}."""
+    pairs, stack = {}, []
+    for i, char in enumerate(text):
+        if char == "{":
+            stack.append(i)
+        elif char == "}" and stack:
+            pairs[stack.pop()] = i
+    return pairs
 
 
 def after_hashes(text: str) -> str | None:
@@ -60,8 +65,8 @@ def after_hashes(text: str) -> str | None:
     return matches[-1].strip().rstrip(".").strip() or None if matches else None
 
 
-_ANSWER_PHRASE = re.compile(r"\banswer\**\s*(?:is\b|:)\s*\**\s*:?", re.IGNORECASE)
-_FINAL_ANSWER_PHRASE = re.compile(r"\bfinal\s+answer\**\s*(?:is\b|:)\s*\**\s*:?", re.IGNORECASE)
+_ANSWER_PHRASE = re.compile(r"\banswer[\s*]*(?:is\b|:)[\s*:]*", re.IGNORECASE)
+_FINAL_ANSWER_PHRASE = re.compile(r"\bfinal\s+answer[\s*]*(?:is\b|:)[\s*:]*", re.IGNORECASE)
 
 
 def answer_is(text: str) -> str | None:
@@ -82,7 +87,7 @@ def _after_last(phrase: re.Pattern[str], text: str) -> str | None:
     if not matches:
         return None
     span = _sentence(text, matches[-1].end()).strip().strip("*").strip()
-    if any(c in span for c in _BOX_COMMANDS):
+    if "\\boxed" in span or "\\fbox" in span:
         return last_boxed(span)
     span = unwrap(span)
     return span or None
@@ -107,7 +112,7 @@ def _sentence(text: str, start: int) -> str:
     return text[start:i]
 
 
-_CHOICE_AFTER_PHRASE = re.compile(r"\banswer\**\s*(?:is\b|:)\s*\**\s*:?\s*\$?\(?\\?(?:text\{)?\(?([A-E])\)?(?![A-Za-z])")
+_CHOICE_AFTER_PHRASE = re.compile(r"\banswer[\s*]*(?:is\b|:)[\s*:]*\$?\(?\\?(?:text\{)?\(?([A-E])\)?(?![A-Za-z])")
 _CHOICE_IN_PARENS = re.compile(r"\(([A-E])\)")
 
 

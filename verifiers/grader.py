@@ -67,9 +67,9 @@ class Grader:
     def pool(self) -> WorkerPool:
         return self._pool if self._pool is not None else shared_pool()
 
-    def warm(self) -> None:
-        """Start the SymPy worker now rather than at the first grading that needs it."""
-        self.pool.start()
+    def warm(self, wait: bool = False) -> None:
+        """Start the SymPy worker now rather than at the first grading that needs it (wait: until it is ready)."""
+        self.pool.start(wait=wait)
 
     def grade(self, prediction: str | None, reference: str) -> Verdict:
         """Compare a predicted answer (already extracted) with the reference answer."""
@@ -139,10 +139,10 @@ _lock = threading.Lock()
 
 
 def shared_pool() -> WorkerPool:
-    """The process's SymPy worker pool (a forked child gets its own, not its parent's)."""
+    """The process's SymPy worker pool (a forked child gets its own, not its parent's; a closed one is replaced)."""
     with _lock:
         pool = _shared.get(os.getpid())
-        if pool is None:
+        if pool is None or pool.closed:
             pool = _shared[os.getpid()] = WorkerPool(size=1, preload=("verifiers.symbolic",))
             atexit.register(pool.close)
         return pool

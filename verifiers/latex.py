@@ -37,8 +37,11 @@ from verifiers.nodes import (
     Union,
 )
 
-MAX_DEPTH = 40
+MAX_DEPTH = 50
 """Deepest nesting parsed; deeper input is a ParseError (keeps recursion far from Python's limit)."""
+
+MAX_PM = 6
+"""Most \\pm signs in one answer: each doubles the values it stands for."""
 
 
 class ParseError(ValueError):
@@ -47,6 +50,7 @@ class ParseError(ValueError):
 
 _NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+(?![\d.]))?")
 _WORD = re.compile(r"[A-Za-z]+")
+_SIGNED_DIGIT = re.compile(r"[-+]?\s*\d")
 _CHOICE = re.compile(r"^(?:\(\s*([A-Ea-e])\s*\)|([A-E]))$")
 _WORDS = re.compile(r"^[A-Za-z]+(?:[ '\-][A-Za-z]+)*$")
 
@@ -84,9 +88,12 @@ def parse_answer(text: str) -> Answer:
     if _is_words(text):
         return Text(" ".join(text.lower().split()))
     try:
-        return _expand_pm(_Parser(text).answer())
+        parsed = _Parser(text).answer()
     except RecursionError:
         raise ParseError("nested too deeply") from None
+    if text.count("\\pm") + text.count("\\mp") > MAX_PM:
+        raise ParseError(f"more than {MAX_PM} \\pm signs")
+    return _expand_pm(parsed)
 
 
 @lru_cache(maxsize=65536)
@@ -217,7 +224,8 @@ class _Parser:
         return _add([_expr(first), *terms]) if terms else first
 
     def term(self) -> Answer:
-        starts_with_digit = self.peek().isdigit()
+        self.peek()
+        starts_with_digit = _SIGNED_DIGIT.match(self.s, self.i) is not None
         node = self.unary()
         while True:
             if self.accept("*") or self.accept_command("cdot", "times"):
@@ -245,17 +253,13 @@ class _Parser:
         return False
 
     def unary(self) -> Answer:
-        self.enter()
-        try:
-            if self.accept("-"):
-                return Call("neg", (_expr(self.unary()),))
-            if self.accept("+"):
-                return self.unary()
-            if self.accept_command("pm", "mp"):
-                return Call("pm", (Num(Fraction(0)), _expr(self.unary())))
-            return self.power()
-        finally:
-            self.depth -= 1
+        if self.accept("-"):
+            return Call("neg", (_expr(self.unary()),))
+        if self.accept("+"):
+            return self.unary()
+        if self.accept_command("pm", "mp"):
+            return Call("pm", (Num(Fraction(0)), _expr(self.unary())))
+        return self.power()
 
     def power(self) -> Answer:
         base = self.postfix()
@@ -298,12 +302,13 @@ class _Parser:
         match = _NUMBER.match(self.s, self.i)
         assert match is not None  # primary() saw a digit
         self.i = match.end()
+        literal = match.group(0)
         try:
-            value = Fraction(match.group(0))
+            value = Fraction(int(literal)) if literal.isdigit() else Fraction(literal)
         except ValueError as exc:  # e.g. more digits than int() accepts
             raise ParseError(str(exc)) from None
-        if "." in match.group(0):
-            value = self.repeating(match.group(0), value)
+        if "." in literal:
+            value = self.repeating(literal, value)
         return Num(value)
 
     def repeating(self, literal: str, value: Fraction) -> Fraction:
@@ -549,8 +554,11 @@ def _mul(left: Expr, right: Expr) -> Expr:
     return Call("mul", (*args, right))
 
 
-def _mixed_number(whole: Answer, fraction: Expr) -> Num | None:
+def _mixed_number(whole: Answer, fraction: Expr) -> Expr | None:
     """2\\frac{1}{2} is two and a half, not one: a whole number then a proper fraction of integers."""
+    if isinstance(whole, Call) and whole.fn == "neg":
+        positive = _mixed_number(whole.args[0], fraction)
+        return None if positive is None else Call("neg", (positive,))
     if not (isinstance(whole, Num) and whole.value.denominator == 1 and whole.value >= 0):
         return None
     if not (isinstance(fraction, Call) and fraction.fn == "div"):

@@ -24,6 +24,8 @@ _UNICODE = str.maketrans(
 )  # fmt: skip
 
 _ROW_BREAK = "\x00"
+_MAX_WRAPPERS = 8
+"""Layers of $...$ / \\boxed{} stripped; more is not an answer format, and each layer costs a scan."""
 _DELIMITERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 
 _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -53,7 +55,7 @@ _WORD_COMMANDS = re.compile(r"\\(?:text|textbf|textit|textrm|texttt|textnormal|t
 _MATH_STYLE_COMMANDS = re.compile(r"\\(?:mathbf|mathit|mathsf|boldsymbol|bm|mathnormal)\s*\{")
 _UNIT_POWER = re.compile(r"^\s*\^\s*\{?\s*[23]\s*\}?")
 _CONNECTORS = {"and", "or", ","}
-_PLAIN_UNITS = re.compile(r"^([-+]?\d[\d,]*(?:\.\d+)?(?:/\d+)?)\s+((?:[A-Za-z]+\.?\s*)+)(?:\^\{?\d\}?)?$")
+_PLAIN_UNITS = re.compile(r"^([-+]?\d[\d,]*(?:\.\d+)?(?:/\d+)?)\s+([A-Za-z]+\.?(?:\s+[A-Za-z]+\.?)*)\s*(?:\^\{?\d\}?)?$")
 _MATH_WORDS = {"pi", "sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "i", "e", "x", "and", "or"}
 _BASE_SUBSCRIPT = re.compile(r"(?<![A-Za-z\d\\_^])(\d+)_\{?\s*(\d+)\s*\}?")
 _PLAIN_CONNECTORS = re.compile(r"\s+(?:and|or)\s+")
@@ -79,7 +81,7 @@ def unwrap(text: str) -> str:
 
     Example: "$\\boxed{\\frac12}$." -> "\\frac12"
     """
-    while True:
+    for _ in range(_MAX_WRAPPERS):
         stripped = text.strip().rstrip(".").strip()
         for opener, closer in _DELIMITERS:
             if len(stripped) > len(opener) + len(closer) and stripped.startswith(opener) and stripped.endswith(closer):
@@ -89,6 +91,7 @@ def unwrap(text: str) -> str:
         if stripped == text:
             return text
         text = stripped
+    return text
 
 
 def _unbox(text: str) -> str:

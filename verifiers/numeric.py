@@ -55,6 +55,16 @@ def _too_big(value: Fraction) -> bool:
     return max(value.numerator.bit_length(), value.denominator.bit_length()) > MAX_EXACT_BITS
 
 
+def _sum(*values: Fraction) -> Fraction | None:
+    """Over one common denominator: far faster than adding Fractions pairwise in long sums."""
+    denominator = 1
+    for value in values:
+        denominator = math.lcm(denominator, value.denominator)
+        if denominator.bit_length() > MAX_EXACT_BITS:
+            return None
+    return Fraction(sum(v.numerator * (denominator // v.denominator) for v in values), denominator)
+
+
 def _product(*values: Fraction) -> Fraction | None:
     total = Fraction(1)
     for value in values:
@@ -83,7 +93,7 @@ def _power(base: Fraction, exponent: Fraction) -> Fraction | None:
 
 def _exact_root(value: Fraction, degree: int) -> Fraction | None:
     """The rational degree-th root, when there is one. Example: (27/8, 3) -> 3/2."""
-    if degree < 1 or _too_big(value):
+    if not 1 <= degree <= 64 or _too_big(value):
         return None
     if value < 0:
         if degree % 2 == 0:
@@ -117,7 +127,7 @@ def _binomial(n: Fraction, k: Fraction) -> Fraction | None:
 
 
 _EXACT: dict[str, Callable[..., Fraction | None]] = {
-    "add": lambda *v: sum(v, Fraction(0)),
+    "add": _sum,
     "neg": lambda a: -a,
     "mul": _product,
     "div": _quotient,

@@ -7,6 +7,7 @@ frames over its stdin/stdout pipes, and the deadline is a `poll` on the reply pi
 never a signal. A worker that overruns is killed, and the next call starts a fresh
 one; a worker that answered stays up, so its imports are paid once.
 
+The worker's side of the protocol is verifiers/worker.py.
 Starting a worker (a Python process that imports its preload modules) is bounded by
 its own `startup_timeout_s`, not by a call's time limit: the limit is for the work.
 Leaves out: Windows (`poll` on pipes is POSIX-only) and sandboxing (a worker runs
@@ -15,25 +16,23 @@ trusted code: functions of this project, named as "module:function").
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import pickle
 import select
-import struct
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from reason.errors import VerifierError
+from verifiers.worker import FRAME
 
 logger = logging.getLogger(__name__)
 
-_FRAME = struct.Struct(">Q")
 _PROJECT_ROOT = str(Path(__file__).resolve().parents[1])
 
 
@@ -82,11 +81,35 @@ class WorkerPool:
         self._idle: list[_Worker] = []
         self._closed = False
 
-    def start(self) -> None:
-        """Start idle workers now, so the first call does not wait for their imports."""
+    def start(self, wait: bool = False) -> None:
+        """Start idle workers now, so the first call does not wait for their imports.
+
+        Args:
+            wait: also wait (up to startup_timeout_s) until every idle worker is ready.
+        """
         with self._lock:
             while len(self._idle) < self.size and not self._closed:
                 self._idle.append(self._spawn())
+        if wait:
+            self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        """Hold every slot (so no call shares a pipe with us) and read each worker's ready frame."""
+        held: list[_Worker] = []
+        try:
+            for _ in range(self.size):
+                if not self._slots.acquire(timeout=self.startup_timeout_s):
+                    raise WorkerTimeout("workers stayed busy while waiting for them to start")
+                held.append(self._take())
+            for worker in held:
+                self._await_ready(worker)
+        finally:
+            for worker in held:
+                if worker.ready:
+                    self._give_back(worker)
+                else:
+                    _kill(worker)
+                self._slots.release()
 
     def call(self, target: str, *args: Any, timeout_s: float) -> Any:
         """Run target(*args) in a worker and return its result.
@@ -104,6 +127,7 @@ class WorkerPool:
                 status, value = self._exchange(worker, target, args, deadline, timeout_s)
             except BaseException:
                 _kill(worker)
+                self._replace()
                 raise
             self._give_back(worker)
         finally:
@@ -111,6 +135,10 @@ class WorkerPool:
         if status != "ok":
             raise WorkerFailed(f"{target} raised {value}")
         return value
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def close(self) -> None:
         """Stop every idle worker; calls in flight finish or time out on their own."""
@@ -130,6 +158,15 @@ class WorkerPool:
                     return worker
             return self._spawn()
 
+    def _replace(self) -> None:
+        """Start the successor of a killed worker now: its imports overlap the caller's next steps."""
+        with self._lock:
+            if not self._closed and len(self._idle) < self.size:
+                try:
+                    self._idle.append(self._spawn())
+                except WorkerFailed:
+                    logger.warning("could not start a replacement grader worker", exc_info=True)
+
     def _give_back(self, worker: _Worker) -> None:
         with self._lock:
             if self._closed:
@@ -140,7 +177,7 @@ class WorkerPool:
     def _spawn(self) -> _Worker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PROJECT_ROOT, env.get("PYTHONPATH", "")) if p)
-        command = [sys.executable, "-m", "verifiers.timelimit", str(self.memory_limit_mb), *self.preload]
+        command = [sys.executable, "-m", "verifiers.worker", str(self.memory_limit_mb), *self.preload]
         try:
             process = subprocess.Popen(
                 command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, env=env, start_new_session=True
@@ -155,8 +192,7 @@ class WorkerPool:
     ) -> tuple[str, Any]:
         if not worker.ready:
             started = time.monotonic()
-            _read_frame(worker, started + self.startup_timeout_s, "starting")
-            worker.ready = True
+            self._await_ready(worker)
             deadline += time.monotonic() - started  # starting up is not part of the call's time
         _write_frame(worker, (target, args))
         try:
@@ -165,9 +201,15 @@ class WorkerPool:
             raise WorkerTimeout(f"{target} took longer than {timeout_s:g}s") from None
 
 
+    def _await_ready(self, worker: _Worker) -> None:
+        if not worker.ready:
+            _read_frame(worker, time.monotonic() + self.startup_timeout_s, "starting")
+            worker.ready = True
+
+
 def _write_frame(worker: _Worker, message: Any) -> None:
     payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    data = memoryview(_FRAME.pack(len(payload)) + payload)
+    data = memoryview(FRAME.pack(len(payload)) + payload)
     stream = worker.process.stdin
     assert stream is not None
     try:
@@ -182,7 +224,7 @@ def _read_frame(worker: _Worker, deadline: float, doing: str) -> Any:
     stream = worker.process.stdout
     assert stream is not None
     fd = stream.fileno()
-    (length,) = _FRAME.unpack(_read_exact(worker, fd, _FRAME.size, deadline, doing))
+    (length,) = FRAME.unpack(_read_exact(worker, fd, FRAME.size, deadline, doing))
     return pickle.loads(_read_exact(worker, fd, length, deadline, doing))
 
 
@@ -212,80 +254,3 @@ def _kill(worker: _Worker) -> None:
     for stream in (process.stdin, process.stdout):
         if stream is not None:
             stream.close()
-
-
-# -- the worker side ----------------------------------------------------------------------------
-
-
-def _serve(memory_limit_mb: int, preload: list[str]) -> None:
-    """Answer (target, args) frames on stdin with (status, value) frames until stdin closes."""
-    replies = os.fdopen(os.dup(1), "wb", buffering=0)
-    os.dup2(2, 1)  # anything the called code prints goes to stderr, not into the reply pipe
-    requests = os.fdopen(0, "rb", buffering=0)
-    _limit_memory(memory_limit_mb)
-    _exit_with_parent()
-    for module in preload:
-        importlib.import_module(module)
-    _send(replies, ("ready", None))
-    while (request := _receive(requests)) is not None:
-        target, args = request
-        try:
-            reply: tuple[str, Any] = ("ok", _resolve(target)(*args))
-            _send(replies, reply)
-        except Exception as exc:  # the caller gets every failure as a message
-            _send(replies, ("error", f"{type(exc).__name__}: {exc}"))
-
-
-def _resolve(target: str) -> Any:
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
-def _send(stream: BinaryIO, message: Any) -> None:
-    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_FRAME.pack(len(payload)) + payload)
-
-
-def _receive(stream: BinaryIO) -> Any:
-    header = _read_all(stream, _FRAME.size)
-    if header is None:
-        return None
-    (length,) = _FRAME.unpack(header)
-    payload = _read_all(stream, length)
-    return None if payload is None else pickle.loads(payload)
-
-
-def _read_all(stream: BinaryIO, count: int) -> bytes | None:
-    data = bytearray()
-    while len(data) < count:
-        chunk = stream.read(count - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return bytes(data)
-
-
-def _limit_memory(megabytes: int) -> None:
-    try:
-        import resource
-
-        limit = megabytes * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    except (ImportError, ValueError, OSError):  # not POSIX, or a lower hard limit already
-        pass
-
-
-def _exit_with_parent() -> None:
-    """A worker whose parent died (and so will never read its reply) exits instead of computing on."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
-
-
-if __name__ == "__main__":
-    _serve(int(sys.argv[1]), sys.argv[2:])

@@ -1,0 +1,76 @@
+"""Answer extraction: each rule on the phrasings models actually produce, and rule order per task style."""
+
+from __future__ import annotations
+
+import pytest
+
+from reason.errors import ConfigError
+from reason.tasks import task_style
+from verifiers.extract import RULES, extract_answer
+
+
+@pytest.mark.parametrize(
+    ("rule", "text", "expected"),
+    [
+        ("boxed", "so \\boxed{\\frac{1}{2}}.", "\\frac{1}{2}"),
+        ("boxed", "\\boxed{1} then \\boxed{\\{1, 2\\}}", "\\{1, 2\\}"),
+        ("boxed", "nested \\boxed{\\frac{\\sqrt{3}}{2}} end", "\\frac{\\sqrt{3}}{2}"),
+        ("boxed", "thus \\boxed 5.", "5"),
+        ("boxed", "\\fbox{7}", "7"),
+        ("boxed", "\\boxed{unbalanced", None),
+        ("boxed", "\\boxed{a} and then \\boxed{b", "a"),  # a torn last box falls back to the one before
+        ("boxed", "\\boxedx", None),
+        ("hashes", "work\n#### 1,234", "1,234"),
+        ("hashes", "#### 5\nmore\n#### 6.", "6"),
+        ("answer_is", "So the answer is $\\frac{1}{2}$. Done.", "\\frac{1}{2}"),
+        ("answer_is", "The answer is 3.5.", "3.5"),
+        ("answer_is", "The final answer is 1, 2, 3.", "1, 2, 3"),
+        ("answer_is", "**Answer:** 18", "18"),
+        ("answer_is", "The answer is \\boxed{42}.", "42"),
+        ("answer_is", "The answer is:\n$$\\frac{3}{4}$$", "\\frac{3}{4}"),
+        ("answer_is", "Final Answer: The final answer is $8$. I hope it is correct.", "8"),
+        ("answer_is", "The answer is $\\{1, 2\\}$. Then the answer is 5.", "5"),
+        ("answer_is", "no phrase here", None),
+        ("final_answer", "The answer is 4. Final answer: 5", "5"),
+        ("final_answer", "The answer is 4.", None),
+        ("choice", "so the answer is B.", "(B)"),
+        ("choice", "I pick (C) because (D) is wrong... (C)", "(C)"),
+        ("choice", "The answer is \\text{(D)}", "(D)"),
+        ("choice", "The answer is 42", None),
+        ("last_number", "3 apples, then 12.", "12"),
+        ("last_number", "it costs $1,234.50, total", "$1,234.50"),
+        ("last_number", "down to -7 degrees", "-7"),
+        ("last_number", "no digits", None),
+    ],
+)
+def test_rule(rule, text, expected):
+    assert RULES[rule](text) == expected
+
+
+def test_rules_apply_in_order_and_the_first_finding_wins():
+    text = "#### 5\nThe answer is 6. \\boxed{7}"
+    assert extract_answer(text, ["hashes", "boxed"]) == "5"
+    assert extract_answer(text, ["boxed", "hashes"]) == "7"
+    assert extract_answer("nothing here", ["boxed", "answer_is"]) is None
+
+
+def test_unknown_rule_is_a_config_error_that_lists_the_rules():
+    with pytest.raises(ConfigError, match="final_answer"):
+        extract_answer("x", ["telepathy"])
+
+
+def test_task_styles_choose_their_rules():
+    text = "I think 12 is close. The answer is $\\frac{1}{2}$."
+    assert task_style("math").extract(text) == "\\frac{1}{2}"
+    assert task_style("gsm8k").extract("Half of 24 is 12 apples") == "12"  # last-number fallback only for GSM8K
+    assert task_style("math").extract("Half of 24 is 12 apples") is None
+
+
+def test_extraction_is_linear_on_hostile_text():
+    import time
+
+    hostile = "answer: " + " " * 50_000 + "**" * 10_000 + "\\boxed{" * 5_000
+    started = time.perf_counter()
+    for rule in RULES.values():
+        rule(hostile)
+    assert time.perf_counter() - started < 1.0

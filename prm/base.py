@@ -16,6 +16,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from pydantic import Field
+
 from reason.errors import ConfigError, PRMError
 from reason.generator import Generator, MeteredGenerator
 from reason.types import Compute, Frozen, Problem
@@ -76,12 +78,14 @@ class PRMSpec(Frozen):
     """A registered PRM by name, with its constructor parameters."""
 
     name: str
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = Field(default_factory=dict)
 
 
 def prm_choice(value: Any) -> Any:
     """Validate what a searcher config was given as its PRM (name, spec, dict or PRM object)."""
-    from reason.registry import registry  # late: the registry discovers entry points on first use
+    from reason.registry import (
+        registry,  # late: the registry discovers entry points on first use
+    )
 
     if isinstance(value, str):
         value = PRMSpec(name=value)

@@ -37,7 +37,11 @@ class CallableVerifier:
         outcome = self.check(problem, candidate)
         if isinstance(outcome, Verdict):
             return outcome
-        return Verdict(status="pass" if outcome else "fail", rule=self.name, detail="" if outcome else f"{candidate!r} failed {self.name}")
+        return Verdict(
+            status="pass" if outcome else "fail",
+            rule=self.name,
+            detail="" if outcome else f"{candidate!r} failed {self.name}",
+        )
 
 
 def verifier_choice(value: Any) -> Any:
@@ -46,7 +50,9 @@ def verifier_choice(value: Any) -> Any:
 
     if isinstance(value, str):
         if value not in registry.names("verifier"):
-            raise ConfigError(f"unknown verifier {value!r}; registered verifiers: {', '.join(registry.names('verifier'))}")
+            raise ConfigError(
+                f"unknown verifier {value!r}; registered verifiers: {', '.join(registry.names('verifier'))}"
+            )
         return value
     if isinstance(value, Verifier) or callable(value):
         return value

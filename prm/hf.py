@@ -69,8 +69,12 @@ class CausalTag:
         tag = prm.step_tag or getattr(config, "step_tag", None) or "ки"
         good = prm.good_token or getattr(config, "good_token", None) or "+"
         bad = prm.bad_token or getattr(config, "bad_token", None) or "-"
-        return cls(single_token(tokenizer, tag, "step tag", after_space=True), tag,
-                   single_token(tokenizer, good, "good token"), single_token(tokenizer, bad, "bad token"))
+        return cls(
+            single_token(tokenizer, tag, "step tag", after_space=True),
+            tag,
+            single_token(tokenizer, good, "good token"),
+            single_token(tokenizer, bad, "bad token"),
+        )
 
     def encode(self, tokenizer: Any, question: str, steps: Sequence[str]) -> list[int]:
         body = "".join(f"{step.replace(self.tag, '')} {self.tag}\n" for step in steps)
@@ -211,5 +215,7 @@ class HFPRM(BaseModel):
     def _read(reader: Any, logits: Any, row: list[int], n_steps: int) -> list[float]:
         positions = [i for i, token in enumerate(row) if token == reader.marker]
         if len(positions) != n_steps:
-            raise PRMError(f"found {len(positions)} step markers for {n_steps} steps; the tokenizer splits the marker in context")
+            raise PRMError(
+                f"found {len(positions)} step markers for {n_steps} steps; the tokenizer splits the marker in context"
+            )
         return reader.read(logits[positions])

@@ -51,8 +51,9 @@ class LLMJudgePRM(BaseModel):
         """A copy that judges with `generator` (which must return logprobs), with an empty memory."""
         if not supports_logprobs(generator):
             raise ConfigError(
-                f"the llm-judge PRM reads P(yes) from token logprobs, and generator {getattr(generator, 'name', generator)!r} "
-                "does not return them; use a backend that does (vllm) or another PRM"
+                "the llm-judge PRM reads P(yes) from token logprobs, and generator "
+                f"{getattr(generator, 'name', generator)!r} does not return them; use a backend that does (vllm) "
+                "or another PRM"
             )
         bound = self.model_copy(update={"generator": generator})
         bound._cache = {}
@@ -76,7 +77,9 @@ class LLMJudgePRM(BaseModel):
     def prompt(self, problem: Problem, steps: Sequence[str]) -> ChatPrompt:
         listed = "\n\n".join(f"Step {i}: {step}" for i, step in enumerate(steps, 1))
         user = f"Problem: {problem.question}\n\nSolution:\n{listed}\n\n{self.ask.format(index=len(steps))}"
-        return ChatPrompt(messages=(ChatMessage(role="system", content=self.system), ChatMessage(role="user", content=user)))
+        return ChatPrompt(
+            messages=(ChatMessage(role="system", content=self.system), ChatMessage(role="user", content=user))
+        )
 
     def p_yes(self, completion: Completion) -> float:
         """P(yes) / (P(yes) + P(no)) at the first generated token; 0.5 when neither is among the alternatives."""

@@ -38,7 +38,7 @@ def beta_tail_above_half(a: int, b: int) -> float:
 
 
 class AdaptiveSelfConsistency(SearcherConfig):
-    """Args: n (most samples), batch (samples per call), confidence (None: only the "decided" rule), sampling knobs, budget."""
+    """Args: n (most samples), batch (per call), confidence (None: only the "decided" rule), sampling knobs, budget."""
 
     strategy: ClassVar[str] = "adaptive-sc"
 
@@ -56,7 +56,9 @@ class AdaptiveSelfConsistency(SearcherConfig):
     def search(self, problem: Problem, generator: Generator) -> SearchResult:
         started, style = time.perf_counter(), task_style(problem.task)
         metered, prompt = BudgetedGenerator(generator, self.budget), style.prompt(problem)
-        params = SamplingParams(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=self.seed)
+        params = SamplingParams(
+            temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=self.seed
+        )
         samples: list[Sample] = []
         stopped = "n"
         while len(samples) < self.n:

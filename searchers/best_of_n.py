@@ -20,7 +20,14 @@ from reason.budget import Budget
 from reason.generator import Generator
 from reason.tree import SearchTree
 from reason.types import Compute, Problem, Sample, SamplingParams, SearchResult
-from searchers.compose import as_samples, build_searcher, grafted_tree, repeat_search, searcher_choice, total_compute
+from searchers.compose import (
+    as_samples,
+    build_searcher,
+    grafted_tree,
+    repeat_search,
+    searcher_choice,
+    total_compute,
+)
 from searchers.sampling import finish, sample_solutions, sample_tree
 from searchers.scored import ScoredSearchConfig, score_samples
 

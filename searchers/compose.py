@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from reason.budget import Budget
 from reason.errors import ConfigError
 from reason.generator import Generator
@@ -25,7 +27,7 @@ class SearcherSpec(Frozen):
     """A registered searcher by name, with its parameters."""
 
     name: str
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = Field(default_factory=dict)
 
 
 def searcher_choice(value: Any) -> Any:
@@ -38,7 +40,9 @@ def searcher_choice(value: Any) -> Any:
         value = SearcherSpec(**value)
     if isinstance(value, SearcherSpec):
         if value.name not in registry.names("searcher"):
-            raise ConfigError(f"unknown base searcher {value.name!r}; searchers: {', '.join(registry.names('searcher'))}")
+            raise ConfigError(
+                f"unknown base searcher {value.name!r}; searchers: {', '.join(registry.names('searcher'))}"
+            )
         return value
     if isinstance(value, Searcher):
         return value
@@ -86,10 +90,7 @@ def repeat_search(base: Searcher, problem: Problem, generator: Generator, n: int
 
 def as_samples(results: list[SearchResult]) -> list[Sample]:
     """One sample per run: its chosen reasoning and answer, with the tokens the run generated."""
-    return [
-        Sample(text=r.reasoning, answer=r.answer, generated_tokens=r.compute.generated_tokens)
-        for r in results
-    ]
+    return [Sample(text=r.reasoning, answer=r.answer, generated_tokens=r.compute.generated_tokens) for r in results]
 
 
 def total_compute(results: list[SearchResult]) -> Compute:

@@ -27,7 +27,7 @@ from searchers.stepwise import SearchRun, StepSearchConfig
 
 
 class MCTS(StepSearchConfig):
-    """Args: iterations, children per expansion, c_uct (exploration), evaluation ("prm" or "rollout"), plus StepSearchConfig's."""
+    """Args: iterations, children per expansion, c_uct, evaluation ("prm" or "rollout"), plus StepSearchConfig's."""
 
     strategy: ClassVar[str] = "mcts"
 

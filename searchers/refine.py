@@ -25,19 +25,31 @@ from reason.generator import Generator
 from reason.searcher import SearcherConfig
 from reason.tasks import task_style
 from reason.tree import ROOT, SearchTree
-from reason.types import ChatMessage, ChatPrompt, Problem, Sample, SamplingParams, SearchResult, Verdict
+from reason.types import (
+    ChatMessage,
+    ChatPrompt,
+    Problem,
+    Sample,
+    SamplingParams,
+    SearchResult,
+    Verdict,
+)
 from searchers.sampling import draw, finish
 
 
 def _stated_answer(sample: Sample) -> Verdict | None:
     if sample.answer is None:
-        return Verdict(status="fail", rule="answer", detail="no final answer was found; end with the final answer on its own line.")
+        return Verdict(
+            status="fail", rule="answer", detail="no final answer was found; end with the final answer on its own line."
+        )
     return None
 
 
 def _complete(sample: Sample) -> Verdict | None:
     if sample.finish_reason == "length":
-        return Verdict(status="fail", rule="complete", detail="the solution was cut off before it finished; be more concise.")
+        return Verdict(
+            status="fail", rule="complete", detail="the solution was cut off before it finished; be more concise."
+        )
     return None
 
 
@@ -53,7 +65,9 @@ class VerifierRefine(SearcherConfig):
 
     verifier: Any = None
     max_rounds: int = Field(default=3, ge=1)
-    feedback: str = "Your solution was checked and not accepted: {detail}\nSolve the problem again, step by step, fixing that."
+    feedback: str = (
+        "Your solution was checked and not accepted: {detail}\nSolve the problem again, step by step, fixing that."
+    )
     """The user turn after a failed attempt; `{detail}` is the verdict's detail."""
     temperature: float = Field(default=0.0, ge=0.0)
     max_tokens: int = Field(default=512, ge=1)
@@ -93,7 +107,10 @@ class VerifierRefine(SearcherConfig):
 
     def retry_prompt(self, prompt: ChatPrompt, sample: Sample, verdict: Verdict) -> ChatPrompt:
         detail = verdict.detail or f"{verdict.rule or 'the check'} failed"
-        turns = (ChatMessage(role="assistant", content=sample.text), ChatMessage(role="user", content=self.feedback.format(detail=detail)))
+        turns = (
+            ChatMessage(role="assistant", content=sample.text),
+            ChatMessage(role="user", content=self.feedback.format(detail=detail)),
+        )
         return ChatPrompt(messages=prompt.messages + turns)
 
 
@@ -104,7 +121,14 @@ def _chain(samples: list[Sample], verdicts: list[Verdict], prompt_tokens: int) -
     parent = ROOT
     for sample, verdict in zip(samples, verdicts):
         parent = tree.add_child(
-            parent, text=sample.text, tokens=sample.generated_tokens, terminal=True, answer=sample.answer,
-            score=sample.score, value=sample.score, verdict=verdict.status, detail=verdict.detail,
+            parent,
+            text=sample.text,
+            tokens=sample.generated_tokens,
+            terminal=True,
+            answer=sample.answer,
+            score=sample.score,
+            value=sample.score,
+            verdict=verdict.status,
+            detail=verdict.detail,
         )
     return tree

@@ -15,7 +15,15 @@ from reason.budget import Budget, BudgetedGenerator
 from reason.generator import Generator, MeteredGenerator
 from reason.tasks import TaskStyle, task_style
 from reason.tree import ROOT, SearchTree
-from reason.types import Completion, Compute, Problem, Prompt, Sample, SamplingParams, SearchResult
+from reason.types import (
+    Completion,
+    Compute,
+    Problem,
+    Prompt,
+    Sample,
+    SamplingParams,
+    SearchResult,
+)
 from searchers.voting import SELECTIONS
 
 
@@ -51,7 +59,9 @@ def sample_tree(samples: list[Sample], prompt_tokens: int = 0) -> SearchTree:
     tree = SearchTree()
     tree.update(ROOT, tokens=prompt_tokens)
     for s in samples:
-        tree.add_child(ROOT, text=s.text, tokens=s.generated_tokens, score=s.score, value=s.score, terminal=True, answer=s.answer)
+        tree.add_child(
+            ROOT, text=s.text, tokens=s.generated_tokens, score=s.score, value=s.score, terminal=True, answer=s.answer
+        )
     return tree
 
 
@@ -82,7 +92,9 @@ def finish(
     )
 
 
-def voted_result(strategy: str, problem: Problem, samples: list[Sample], metered: MeteredGenerator, started: float) -> SearchResult:
+def voted_result(
+    strategy: str, problem: Problem, samples: list[Sample], metered: MeteredGenerator, started: float
+) -> SearchResult:
     """Majority vote over samples; the reasoning shown is the first sample behind the winner."""
     prompt_tokens = metered.prompt_tokens // max(1, metered.calls)  # every call sent the same prompt
     return finish(strategy, problem, samples, metered.compute(), started, tree=sample_tree(samples, prompt_tokens))

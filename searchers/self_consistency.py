@@ -17,7 +17,14 @@ from reason.budget import Budget
 from reason.generator import Generator
 from reason.searcher import SearcherConfig
 from reason.types import Problem, SamplingParams, SearchResult
-from searchers.compose import as_samples, build_searcher, grafted_tree, repeat_search, searcher_choice, total_compute
+from searchers.compose import (
+    as_samples,
+    build_searcher,
+    grafted_tree,
+    repeat_search,
+    searcher_choice,
+    total_compute,
+)
 from searchers.sampling import finish, sample_solutions, voted_result
 
 
@@ -31,7 +38,7 @@ class SelfConsistency(SearcherConfig):
     seed: int | None = None
     """Per-request seed; None leaves sampling to the engine's own seed."""
     base: Any = None
-    """Optional inner searcher run n times and voted over: a registered name, a SearcherSpec (or dict), or a searcher."""
+    """Optional inner searcher to run n times and vote over: a registered name, a SearcherSpec, or a searcher."""
     budget: Budget = Budget()
 
     @field_validator("base")
@@ -43,7 +50,8 @@ class SelfConsistency(SearcherConfig):
         started = time.perf_counter()
         if self.base is not None:
             results = repeat_search(build_searcher(self.base), problem, generator, self.n, self.budget)
-            return finish(self.strategy, problem, as_samples(results), total_compute(results), started, tree=grafted_tree(results))
+            samples, tree = as_samples(results), grafted_tree(results)
+            return finish(self.strategy, problem, samples, total_compute(results), started, tree=tree)
         params = SamplingParams(
             temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, n=self.n, seed=self.seed
         )

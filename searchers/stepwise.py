@@ -24,7 +24,14 @@ from reason.generator import Generator
 from reason.steps import FINAL_RULES, is_final
 from reason.tasks import TaskStyle, task_style
 from reason.tree import ROOT, SearchTree
-from reason.types import ChatPrompt, Completion, Problem, Sample, SamplingParams, SearchResult
+from reason.types import (
+    ChatPrompt,
+    Completion,
+    Problem,
+    Sample,
+    SamplingParams,
+    SearchResult,
+)
 from searchers.sampling import finish
 from searchers.scored import ScoredSearchConfig
 from verifiers.extract import RULES
@@ -57,7 +64,9 @@ class StepSearchConfig(ScoredSearchConfig):
         """Set up one search: metered policy and PRM, proposer, scorer, an empty tree."""
         style = task_style(problem.task)
         policy = BudgetedGenerator(generator, self.budget)
-        params = SamplingParams(temperature=self.temperature, max_tokens=self.max_tokens, stop=(self.delimiter,), seed=self.seed)
+        params = SamplingParams(
+            temperature=self.temperature, max_tokens=self.max_tokens, stop=(self.delimiter,), seed=self.seed
+        )
         proposer = StepProposer(style, style.prompt(problem), policy, params, self.final_rules, self.max_steps)
         scorer = StepScorer(MeteredPRM(build_prm(self.prm), generator), problem, AGGREGATIONS[self.aggregation])
         return SearchRun(self, problem, style, proposer, scorer, SearchTree(), time.perf_counter())
@@ -96,7 +105,11 @@ class StepProposer:
         depth = tree.node(parent)["depth"] + 1
         terminal = not text.strip() or is_final(text, self.final_rules) or depth >= self.max_steps
         node = tree.add_child(
-            parent, text=text, sep="" if cut else self.params.stop[0], tokens=completion.generated_tokens, terminal=terminal
+            parent,
+            text=text,
+            sep="" if cut else self.params.stop[0],
+            tokens=completion.generated_tokens,
+            terminal=terminal,
         )
         if terminal:
             tree.update(node, answer=self.style.extract(tree.prefix(node)))
@@ -154,7 +167,11 @@ class SearchRun:
         return sorted(nodes, key=lambda n: -self.value(n))
 
     def result(
-        self, strategy: str, finals: Sequence[int], trace: dict[str, Any] | None = None, scores: dict[int, float] | None = None
+        self,
+        strategy: str,
+        finals: Sequence[int],
+        trace: dict[str, Any] | None = None,
+        scores: dict[int, float] | None = None,
     ) -> SearchResult:
         """The SearchResult over the given final nodes (finished solutions, or best partial ones).
 

@@ -43,7 +43,9 @@ def majority_vote(samples: Sequence[Sample], equivalent: Callable[[str, str], bo
     return sorted(candidates, key=lambda c: -c.votes)  # sorted() is stable: ties stay in order
 
 
-def _scored(samples: Sequence[Sample], equivalent: Callable[[str, str], bool], combine: Callable[[list[float]], float]) -> list[Candidate]:
+def _scored(
+    samples: Sequence[Sample], equivalent: Callable[[str, str], bool], combine: Callable[[list[float]], float]
+) -> list[Candidate]:
     groups = group_answers([s.answer for s in samples], equivalent)
     candidates = [
         Candidate(

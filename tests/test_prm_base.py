@@ -15,7 +15,9 @@ from searchers.beam import BeamSearch
 Q = Problem(question="What is 2 + 2?", answer="4")
 
 
-@pytest.mark.parametrize(("name", "expected"), [("last", 0.5), ("min", 0.25), ("prod", 0.9 * 0.25 * 0.5), ("mean", 0.55)])
+@pytest.mark.parametrize(
+    ("name", "expected"), [("last", 0.5), ("min", 0.25), ("prod", 0.9 * 0.25 * 0.5), ("mean", 0.55)]
+)
 def test_aggregations(name, expected):
     assert AGGREGATIONS[name]([0.9, 0.25, 0.5]) == pytest.approx(expected)
     assert aggregate(name, []) == 0.0
@@ -53,7 +55,9 @@ def _completion(first: str, alternatives: dict[str, float]) -> Completion:
 
 def test_judge_reads_p_yes_over_yes_and_no_spellings():
     judge = LLMJudgePRM()
-    assert judge.p_yes(_completion("Yes", {"Yes": 0.5, " yes": 0.1, "No": 0.2, "Maybe": 0.2})) == pytest.approx(0.6 / 0.8)
+    assert judge.p_yes(_completion("Yes", {"Yes": 0.5, " yes": 0.1, "No": 0.2, "Maybe": 0.2})) == pytest.approx(
+        0.6 / 0.8
+    )
     assert judge.p_yes(_completion("NO", {"NO": 0.9, "yes": 0.05})) == pytest.approx(0.05 / 0.95)
     assert judge.p_yes(_completion("Hmm", {"Hmm": 0.9})) == 0.5  # neither: no information
     assert judge.p_yes(Completion(text="Yes")) == 0.5  # no logprobs at all
@@ -79,7 +83,9 @@ def test_judge_needs_logprobs_and_a_model():
 
 
 def test_judge_in_a_search_is_reported_as_prm_compute():
-    steps = by_prefix({"": ["2 + 2 = 5", "2 + 2 = 4"], "2 + 2 = 4": ["The answer is 4."], "2 + 2 = 5": ["The answer is 5."]})
+    steps = by_prefix(
+        {"": ["2 + 2 = 5", "2 + 2 = 4"], "2 + 2 = 4": ["The answer is 4."], "2 + 2 = 5": ["The answer is 5."]}
+    )
 
     def script(prompt, params):
         if params.max_tokens == 1:
@@ -103,7 +109,10 @@ def test_verifier_prm_checks_stated_answers_without_the_reference():
         return int(answer) % 2 == 0
 
     prm = VerifierPRM(verifier=even)
-    assert prm.score(Q, [["2 + 2 = 4", "The answer is 4."], ["2 + 3 = 5", "The answer is 5."]]) == [[0.5, 1.0], [0.5, 0.0]]
+    assert prm.score(Q, [["2 + 2 = 4", "The answer is 4."], ["2 + 3 = 5", "The answer is 5."]]) == [
+        [0.5, 1.0],
+        [0.5, 0.0],
+    ]
     assert seen == [None, None]
     step_prm = VerifierPRM(verifier=lambda p, text: "=" in text, check="step")
     assert step_prm.score(Q, [["2 + 2 = 4", "so four"]]) == [[1.0, 0.0]]

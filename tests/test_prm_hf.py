@@ -10,11 +10,11 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from prm.hf import HFPRM  # noqa: E402
-from reason.errors import ConfigError, ModelNotFoundError  # noqa: E402
-from reason.testing import FakeGenerator, by_prefix  # noqa: E402
-from reason.types import Problem  # noqa: E402
-from searchers.beam import BeamSearch  # noqa: E402
+from prm.hf import HFPRM
+from reason.errors import ConfigError, ModelNotFoundError
+from reason.testing import FakeGenerator, by_prefix
+from reason.types import Problem
+from searchers.beam import BeamSearch
 
 Q = Problem(question="Tom has 3 apples and buys 2 more. How many?")
 STEPS = [["3 + 2 = 5", "The answer is 5."], ["3 - 2 = 1", "so one", "The answer is 1."]]
@@ -22,8 +22,14 @@ STEPS = [["3 + 2 = 5", "The answer is 5."], ["3 - 2 = 1", "so one", "The answer 
 
 def _tiny(tokenizer, **extra):
     config = transformers.LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=4, max_position_embeddings=1024, **extra,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=1024,
+        **extra,
     )
     torch.manual_seed(0)
     return config
@@ -118,7 +124,11 @@ def test_shape_and_path_errors(causal_prm_dir, tmp_path):
 
 
 def test_hf_prm_guides_a_beam_search_by_name(causal_prm_dir):
-    gen = FakeGenerator(by_prefix({"": ["3 + 2 = 5", "3 - 2 = 1"], "3 + 2 = 5": ["The answer is 5."], "3 - 2 = 1": ["The answer is 1."]}))
+    gen = FakeGenerator(
+        by_prefix(
+            {"": ["3 + 2 = 5", "3 - 2 = 1"], "3 + 2 = 5": ["The answer is 5."], "3 - 2 = 1": ["The answer is 1."]}
+        )
+    )
     result = BeamSearch(n=2, width=1, prm={"name": "hf", "params": {"model": causal_prm_dir}}).search(Q, gen)
     assert len(result.samples) == 2 and all(s.score is not None and 0 < s.score < 1 for s in result.samples)
     assert result.compute.prm_calls == 2 and result.compute.prm_prompt_tokens > 0

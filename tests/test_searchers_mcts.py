@@ -65,7 +65,9 @@ def test_rollout_evaluation_values_a_child_by_its_finished_rollout():
         return steps(prompt, params)
 
     prm = FakePRM({"A-roll": 0.2, "B-roll": 0.9})
-    result = MCTS(iterations=1, children=2, evaluation="rollout", aggregation="min", prm=prm).search(Q, FakeGenerator(script))
+    result = MCTS(iterations=1, children=2, evaluation="rollout", aggregation="min", prm=prm).search(
+        Q, FakeGenerator(script)
+    )
     nodes = _by_text(result)
     assert nodes["A"]["value_sum"] == pytest.approx(0.2) and nodes["B"]["value_sum"] == pytest.approx(0.5)
     assert nodes["A"]["rollout"] == "A-roll\n\nThe answer is 5."

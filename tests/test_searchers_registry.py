@@ -88,7 +88,9 @@ def test_budget_is_never_exceeded(name, tokens, calls):
     for seed in range(3):
         searcher = reason.make_searcher(name, max_tokens=7, budget=Budget(tokens=tokens, calls=calls))
         if "prm" in type(searcher).model_fields:
-            searcher = searcher.model_copy(update={"prm": FakePRM(lambda steps: [0.5 + 0.1 * (len(s) % 5) for s in steps])})
+            searcher = searcher.model_copy(
+                update={"prm": FakePRM(lambda steps: [0.5 + 0.1 * (len(s) % 5) for s in steps])}
+            )
         gen = FakeGenerator(_random_steps(seed))
         result = searcher.search(Problem(question="What is two plus three?"), gen)
         if tokens is not None:

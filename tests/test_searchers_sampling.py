@@ -16,13 +16,17 @@ SOLUTIONS = ["3 + 1 = 4\n\nThe answer is 4.", "2 + 3 = 5\n\nThe answer is 5.", "
 SCORES = {"3 + 1 = 4": 0.9, "2 + 3 = 5": 0.6, "5 + 0 = 5": 0.6}
 
 
-@pytest.mark.parametrize(("select", "answer", "score"), [("best", "4", 0.9), ("weighted", "5", 1.2), ("majority", "5", None)])
+@pytest.mark.parametrize(
+    ("select", "answer", "score"), [("best", "4", 0.9), ("weighted", "5", 1.2), ("majority", "5", None)]
+)
 def test_best_of_n_plain_weighted_and_majority(select, answer, score):
     gen = FakeGenerator(SOLUTIONS)
     prm = FakePRM(SCORES, default=1.0)
     result = BestOfN(n=3, prm=prm, aggregation="min", select=select).search(Q, gen)
     assert len(gen.calls) == 1 and gen.calls[0].params.n == 3
-    assert prm.history == [[["3 + 1 = 4", "The answer is 4."], ["2 + 3 = 5", "The answer is 5."], ["5 + 0 = 5", "The answer is 5."]]]
+    assert prm.history == [
+        [["3 + 1 = 4", "The answer is 4."], ["2 + 3 = 5", "The answer is 5."], ["5 + 0 = 5", "The answer is 5."]]
+    ]
     assert result.answer == answer
     if score is not None:
         assert result.candidates[0].score == pytest.approx(score)
@@ -50,7 +54,9 @@ def test_best_of_n_over_a_base_searcher_sums_compute_and_grafts_trees():
 
 def test_composed_runs_stay_inside_the_outer_budget():
     gen = FakeGenerator(["one two three four The answer is 5."], cycle=True)  # 8 tokens each
-    result = SelfConsistency(n=10, base={"name": "cot", "params": {"max_tokens": 8}}, budget=Budget(tokens=20)).search(Q, gen)
+    result = SelfConsistency(n=10, base={"name": "cot", "params": {"max_tokens": 8}}, budget=Budget(tokens=20)).search(
+        Q, gen
+    )
     assert len(result.samples) == 2  # the third cot run cannot be paid for: 20 - 16 < 8
     assert result.compute.generated_tokens == 16 and result.answer == "5"
 
@@ -101,7 +107,9 @@ def test_adaptive_sc_confidence_rule():
 
 def test_adaptive_sc_batches_and_budget():
     gen = FakeGenerator(["a b c The answer is 1.", "d e f The answer is 2."], cycle=True)  # 6 tokens each
-    result = AdaptiveSelfConsistency(n=10, batch=3, max_tokens=6, confidence=None, budget=Budget(tokens=20)).search(Q, gen)
+    result = AdaptiveSelfConsistency(n=10, batch=3, max_tokens=6, confidence=None, budget=Budget(tokens=20)).search(
+        Q, gen
+    )
     assert [c.params.n for c in gen.calls] == [3]  # 18 spent; 2 left cannot pay for a 6-token sample
     assert result.trace["stopped"] == "budget" and result.compute.generated_tokens <= 20
 
@@ -111,7 +119,9 @@ def test_refine_feeds_the_verdict_back_until_the_verifier_passes():
 
     def even(problem, answer):
         seen.append(problem.answer)
-        return Verdict(status="pass" if int(answer) % 2 == 0 else "fail", detail=f"{answer} is odd, expected an even count")
+        return Verdict(
+            status="pass" if int(answer) % 2 == 0 else "fail", detail=f"{answer} is odd, expected an even count"
+        )
 
     gen = FakeGenerator(["I think 3.\nThe answer is 3.", "Recounting: 4.\nThe answer is 4."])
     result = VerifierRefine(verifier=even, max_rounds=3).search(Q, gen)
@@ -131,7 +141,11 @@ def test_refine_builtin_checks_need_no_verifier():
 
 
 def test_refine_stops_when_the_verifier_cannot_decide_and_keeps_the_round_cap():
-    undecided = VerifierRefine(verifier="match", max_rounds=3).search(Q, FakeGenerator(["The answer is 4."], cycle=True))
+    undecided = VerifierRefine(verifier="match", max_rounds=3).search(
+        Q, FakeGenerator(["The answer is 4."], cycle=True)
+    )
     assert len(undecided.trace["verdicts"]) == 1 and undecided.trace["verdicts"][0]["status"] == "error"
-    capped = VerifierRefine(verifier=lambda p, a: False, max_rounds=2).search(Q, FakeGenerator(["The answer is 4."], cycle=True))
+    capped = VerifierRefine(verifier=lambda p, a: False, max_rounds=2).search(
+        Q, FakeGenerator(["The answer is 4."], cycle=True)
+    )
     assert len(capped.samples) == 2 and capped.answer == "4"  # nothing accepted: the most frequent answer

@@ -53,7 +53,7 @@ def math_verify() -> Judge:
     def judge(prediction: str, reference: str) -> bool:
         try:
             return bool(verify(parse(f"${reference}$"), parse(f"${prediction}$")))
-        except Exception:  # a grader crash counts as "not equal", as it would in an eval
+        except Exception:  # noqa: BLE001 - a grader crash counts as "not equal", as it would in an eval
             return False
 
     return judge

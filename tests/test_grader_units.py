@@ -15,7 +15,17 @@ from searchers.self_consistency import SelfConsistency
 from verifiers.equivalence import Comparer
 from verifiers.grader import Grader, GraderConfig, equivalent, shared_pool
 from verifiers.latex import ParseError, parse_answer, read_answer
-from verifiers.nodes import Choice, Interval, Matrix, Num, Relation, Seq, Sym, Text, Union
+from verifiers.nodes import (
+    Choice,
+    Interval,
+    Matrix,
+    Num,
+    Relation,
+    Seq,
+    Sym,
+    Text,
+    Union,
+)
 from verifiers.normalize import normalize
 from verifiers.symbolic import SympyTier
 from verifiers.timelimit import WorkerPool

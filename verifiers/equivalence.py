@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
+from verifiers.latex import read_answer
 from verifiers.nodes import (
     EXPR_TYPES,
     Answer,
@@ -43,7 +44,6 @@ from verifiers.nodes import (
     Text,
     Union,
 )
-from verifiers.latex import read_answer
 from verifiers.normalize import normalize
 from verifiers.numeric import Unevaluable, approx, exact, free_symbols, infinity_sign
 

@@ -24,7 +24,13 @@ from pydantic import Field
 
 from reason.errors import VerifierError
 from reason.types import Frozen, Problem, Verdict
-from verifiers.equivalence import Comparer, Decision, Undecided, compare_texts, normalized
+from verifiers.equivalence import (
+    Comparer,
+    Decision,
+    Undecided,
+    compare_texts,
+    normalized,
+)
 from verifiers.latex import read_answer
 from verifiers.timelimit import WorkerPool, WorkerTimeout
 

@@ -17,7 +17,7 @@ from typing import Any
 import sympy
 
 from verifiers.equivalence import Comparer, compare_texts
-from verifiers.nodes import Call, Const, Expr, Num, Sym
+from verifiers.nodes import Const, Expr, Num, Sym
 
 _CONSTANTS: dict[str, Any] = {"pi": sympy.pi, "e": sympy.E, "i": sympy.I, "inf": sympy.oo}
 

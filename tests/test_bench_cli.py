@@ -100,3 +100,13 @@ def test_errors_are_one_line_messages_with_exit_code_1(tmp_path, arith_backend):
 def test_no_arguments_shows_help():
     result = runner.invoke(bench_app, [])
     assert "rescore" in result.output and "sweep" in result.output
+
+
+def test_a_finished_run_resumes_without_building_a_backend(tmp_path, data, arith_backend):
+    args = [data, *FIELDS, "-b", "arith", "-o", str(tmp_path / "r"), "-q"]
+    assert runner.invoke(bench_app, [*args, "--limit", "2"]).exit_code == 0
+    again = runner.invoke(bench_app, [*args, "--limit", "2"])
+    assert again.exit_code == 0, again.output
+    assert len(arith_backend) == 1  # nothing left to solve: no engine started
+    more = runner.invoke(bench_app, [*args, "--limit", "3"])
+    assert more.exit_code == 0 and len(arith_backend) == 2 and "1 problems solved now" in more.output

@@ -215,3 +215,10 @@ def test_traces_too_big_to_inline_go_to_a_file(tmp_path, data, monkeypatch):
     [record] = read_records(tmp_path / "r")
     assert record.trace is None and record.trace_file == "traces/p0.json"
     assert json.loads((tmp_path / "r" / record.trace_file).read_text()) == {"nodes": list(range(50))}
+
+
+def test_changed_backend_options_are_logged_not_refused(tmp_path, data, caplog):
+    run_benchmark(config(data, limit=2, backend_options={"memory": 1}), tmp_path / "r", arithmetic_generator())
+    with caplog.at_level("WARNING", logger="reason.bench.runner"):
+        out = run_benchmark(config(data, limit=3, backend_options={"memory": 2}), tmp_path / "r", arithmetic_generator())
+    assert out.new_records == 1 and "backend options changed" in caplog.text

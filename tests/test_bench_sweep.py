@@ -75,7 +75,7 @@ def test_sweep_runs_each_strategy_at_each_budget_once_and_reruns_from_cache(tmp_
     assert by[("cot", None)].mean_generated_tokens == pytest.approx(12.0)
     assert by[("self-consistency", 5)].mean_generated_tokens == pytest.approx(60.0)
     assert by[("self-consistency", 5)].params == {"n": 5, "max_tokens": 32} and by[("cot", None)].params == {"max_tokens": 32}
-    assert by[("self-consistency", 2)].budget == 30
+    assert by[("self-consistency", 2)].budget == 30 and by[("cot", None)].budget is None
     calls = len(gen.calls)
     again = _run(config, tmp_path, gen)
     assert again == points and len(gen.calls) == calls

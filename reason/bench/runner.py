@@ -28,7 +28,7 @@ from pydantic import Field
 from reason.api import make_generator, make_searcher
 from reason.bench.aggregate import get_aggregator
 from reason.bench.batching import MicroBatchingGenerator
-from reason.bench.cache import CachingGenerator, GenerationCache
+from reason.bench.cache import CacheOnlyGenerator, CachingGenerator, GenerationCache
 from reason.bench.datasets import Dataset, FieldMap, load_dataset
 from reason.bench.errors import RunDirError
 from reason.bench.grading import Grader
@@ -77,8 +77,10 @@ class RunConfig(Frozen):
 
 
 PINNED = ("dataset", "question_field", "answer_field", "id_field", "task", "strategy", "params",
-          "backend", "backend_options", "verifier", "aggregate")
-"""Config fields a resumed run must share with the stored one (limit, concurrency and cache may change)."""
+          "backend", "verifier", "aggregate")
+"""Config fields a resumed run must share with the stored one. Limit, concurrency and cache may change;
+so may backend options (mostly resources: memory, URLs, timeouts) — a change is logged, and the model
+itself is checked by name."""
 
 
 class Progress(Protocol):
@@ -114,7 +116,7 @@ def run_benchmark(
     with RecordLog(run_dir) as log:
         stored = _check_run_file(run_dir, config, dataset)
         owned = generator is None
-        gen = generator if generator is not None else make_generator(config.backend, **config.backend_options)
+        gen = generator if generator is not None else _backend(config, stored, problems, log)
         try:
             _write_run_file(run_dir, config, dataset, gen.name, stored)
             return _run(config, run_dir, problems, searcher, gen, grader, log, progress)
@@ -172,6 +174,13 @@ def _solve(problem: Problem, searcher: Searcher, backend: Generator,
     return result, CacheCounts(hits=counting.hits, generated=counting.generated), time.perf_counter() - started
 
 
+def _backend(config: RunConfig, stored: dict | None, problems: list[Problem], log: RecordLog) -> Generator:
+    """The configured backend; when every problem is already done, a stand-in that starts no engine."""
+    if stored is not None and all(p.id in log.finished for p in problems):
+        return CacheOnlyGenerator(stored["model"])
+    return make_generator(config.backend, **config.backend_options)
+
+
 def _select(dataset: Dataset, limit: int | None, only_ids: set[str] | None) -> list[Problem]:
     problems = list(dataset.problems[:limit] if limit else dataset.problems)
     if only_ids is not None:
@@ -203,6 +212,8 @@ def _check_run_file(run_dir: Path, config: RunConfig, dataset: Dataset) -> dict[
     differ = [k for k in PINNED if getattr(old, k) != getattr(config, k)]
     if stored.get("dataset_digest") != dataset.digest:
         differ.append("dataset contents")
+    if old.backend_options != config.backend_options:
+        logger.warning("%s: backend options changed from %s to %s", run_dir, old.backend_options, config.backend_options)
     if differ:
         raise RunDirError(
             f"{run_dir} holds a run with different {', '.join(differ)}; use another --out to compare, "

@@ -102,7 +102,8 @@ class SweepConfig(Frozen):
 class SweepPoint(Frozen):
     strategy: str
     budget: int | None
-    """The nominal budget that led to these parameters (the first one, when several did)."""
+    """The nominal budget that led to these parameters (the first one, when several did);
+    None for a strategy whose knobs do not depend on the budget (CoT)."""
     params: dict[str, Any]
     run_dir: str
     problems: int
@@ -142,7 +143,8 @@ def _strategy_points(config: SweepConfig, out: Path, gen: Generator, strategy: s
         key = repr(sorted(params.items()))
         if key not in seen:
             seen.add(key)
-            points.append(_run_point(config, out, gen, strategy, budget, params, progress))
+            nominal = budget if params else None  # no knob moved: the budget did not shape this run
+            points.append(_run_point(config, out, gen, strategy, nominal, params, progress))
     return points
 
 

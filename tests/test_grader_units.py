@@ -189,3 +189,19 @@ def test_self_consistency_on_gsm8k_answers():
     generator = FakeGenerator(["#### 1,000", "The answer is $1000.", "#### 999", "The answer is 1000.00 dollars."])
     result = SelfConsistency(n=4).search(Problem(question="How many?", task="gsm8k"), generator)
     assert result.candidates[0].votes == 3
+
+
+def test_a_deep_caller_stack_is_retried_in_the_worker_and_not_remembered(pool):
+    import inspect
+    import sys
+
+    grader = Grader(pool=pool)
+    answer = "-" * 60 + "x"  # (-1)^60 x: needs ~80 frames to parse
+
+    def deep(levels: int):
+        return grader.grade(answer, "x") if levels == 0 else deep(levels - 1)
+
+    spare = 40  # too few to parse here, enough to hand the grading to the worker
+    verdict = deep(sys.getrecursionlimit() - len(inspect.stack()) - spare)
+    assert verdict.passed, verdict
+    assert Grader(pool=pool).grade(answer, "x").passed  # the failed in-process parse was not memoised

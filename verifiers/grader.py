@@ -111,7 +111,7 @@ class Grader:
             return self._in_worker(prediction, reference)
         try:
             decision, norm_prediction, norm_reference = compare_texts(prediction, reference, self._comparer)
-        except Undecided:
+        except (Undecided, RecursionError):  # RecursionError: a deep tree met a deep caller stack; retry on a fresh one
             return self._in_worker(prediction, reference)
         if not norm_prediction:
             return Verdict(status="fail", rule="no-answer", detail="the answer is empty once normalised")

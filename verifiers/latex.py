@@ -44,15 +44,16 @@ def parse_answer(text: str) -> Answer:
         return Choice((choice.group(1) or choice.group(2)).upper())
     if _is_words(text):
         return Text(" ".join(text.lower().split()))
-    parsed = parse_tree(text)
     if text.count("\\pm") + text.count("\\mp") > MAX_PM:
         raise ParseError(f"more than {MAX_PM} \\pm signs")
-    return _expand_pm(parsed)
+    return _expand_pm(parse_tree(text))
 
 
 @lru_cache(maxsize=65536)
 def read_answer(normalized: str) -> Answer:
     """Parse, or fall back to comparing the text itself when it is not math this parser knows.
+
+    Only ParseError falls back (and is remembered); a RecursionError propagates.
 
     Example: "\\frac12" -> Call("div", ...); "\\int_0^1 x\\,dx" -> Text("\\int_0^1 xdx")
     """

@@ -33,6 +33,9 @@ from verifiers.nodes import (
 MAX_DEPTH = 50
 """Deepest nesting parsed; deeper input is a ParseError (keeps recursion far from Python's limit)."""
 
+MAX_SIGNS = 64
+"""Most signs (+, -, \\pm) in front of one term, for the same reason."""
+
 
 class ParseError(ValueError):
     """The text is not an answer this parser understands."""
@@ -65,17 +68,17 @@ _FLIPPED = {">": "<", ">=": "<="}
 def parse_tree(text: str) -> Answer:
     """The answer tree of a normalised string; ParseError when it is not one.
 
+    A RecursionError (possible only when the caller's own stack is already deep) is
+    not a ParseError: it says nothing about the text, so it must not be remembered as
+    an answer; it propagates.
     Example: "(1, \\frac{1}{2}]" -> Interval(Num(1), Call("div", (Num(1), Num(2))), False, True)
     """
-    try:
-        return _Parser(text).answer()
-    except RecursionError:
-        raise ParseError("nested too deeply") from None
+    return _Parser(text).answer()
 
 
 class _Parser:
     def __init__(self, text: str) -> None:
-        self.s, self.i, self.depth, self.bars = text, 0, 0, 0
+        self.s, self.i, self.depth, self.bars, self.signs = text, 0, 0, 0, 0
 
     # -- scanning ---------------------------------------------------------------------------
     def peek(self) -> str:
@@ -210,13 +213,17 @@ class _Parser:
         return False
 
     def unary(self) -> Answer:
-        if self.accept("-"):
-            return Call("neg", (_expr(self.unary()),))
-        if self.accept("+"):
-            return self.unary()
-        if self.accept_command("pm", "mp"):
-            return Call("pm", (Num(Fraction(0)), _expr(self.unary())))
-        return self.power()
+        sign = "-" if self.accept("-") else "+" if self.accept("+") else self.accept_command("pm", "mp")
+        if sign is None:
+            return self.power()
+        self.signs += 1
+        if self.signs > MAX_SIGNS:
+            raise ParseError("too many signs in a row")
+        try:
+            operand = _expr(self.unary())
+        finally:
+            self.signs -= 1
+        return _SIGNED[sign](operand)
 
     def power(self) -> Answer:
         base = self.postfix()
@@ -466,6 +473,13 @@ class _Parser:
         text, self.i = self.s[self.i : end].strip(), end + 1
         return text
 
+
+_SIGNED: dict[str, Callable[[Expr], Expr]] = {
+    "-": lambda x: Call("neg", (x,)),
+    "+": lambda x: x,
+    "pm": lambda x: Call("pm", (Num(Fraction(0)), x)),
+    "mp": lambda x: Call("pm", (Num(Fraction(0)), x)),
+}
 
 _PRIMARY_CHARS: dict[str, Callable[[_Parser], Answer]] = {
     "(": _Parser.bracket,

@@ -1,0 +1,125 @@
+"""The sandbox on ordinary programs: verdicts, output capture, limits, cleanup.
+
+The hostile suite (attacks with host-side assertions) is in tests/test_sandbox_hostile.py.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from verifiers.sandbox import Sandbox, SandboxLimits, run_code
+
+
+def test_prints_and_passes():
+    result = run_code("print(6 * 7)")
+    assert result.status == "pass"
+    assert result.stdout == "42\n"
+    assert result.exit_code == 0
+    assert result.limit is None
+
+
+def test_exception_is_a_fail_with_the_traceback():
+    result = run_code("def f():\n    raise ValueError('boom')\nf()")
+    assert result.status == "fail"
+    assert result.exit_code == 1
+    assert "ValueError: boom" in result.stderr
+    assert "sandbox_boot" not in result.stderr.splitlines()[1]  # the traceback starts at the program
+
+
+def test_syntax_error_is_a_fail():
+    result = run_code("print(")
+    assert result.status == "fail"
+    assert "SyntaxError" in result.stderr
+
+
+def test_exit_code_is_reported():
+    result = run_code("import sys; print('partial'); sys.exit(3)")
+    assert (result.status, result.exit_code, result.stdout) == ("fail", 3, "partial\n")
+
+
+def test_assertion_failure_is_a_fail():
+    assert run_code("assert 2 + 2 == 5, 'arithmetic'").status == "fail"
+
+
+def test_stderr_is_captured_separately():
+    result = run_code("import sys; print('out'); print('err', file=sys.stderr)")
+    assert (result.stdout, result.stderr) == ("out\n", "err\n")
+
+
+def test_output_over_the_limit_is_truncated_and_stops_the_run():
+    result = Sandbox(SandboxLimits(max_output_bytes=1000)).run("while True: print('y' * 100)")
+    assert result.status == "error"
+    assert result.limit == "output"
+    assert result.truncated
+    assert len(result.stdout) == 1000
+
+
+def test_wall_time_limit_is_a_timeout():
+    result = Sandbox(SandboxLimits(wall_s=2, cpu_s=60)).run("import time; time.sleep(30)")
+    assert result.status == "timeout"
+    assert result.limit == "wall_time"
+    assert result.wall_s < 10
+
+
+def test_cpu_limit_is_a_timeout():
+    result = Sandbox(SandboxLimits(wall_s=60, cpu_s=1)).run("while True: pass")
+    assert result.status == "timeout"
+    assert result.limit == "cpu_time"
+
+
+def test_memory_limit_is_an_error():
+    result = Sandbox(SandboxLimits(memory_mb=256)).run("x = bytearray(512 * 2**20)")
+    assert (result.status, result.limit) == ("error", "memory")
+
+
+def test_file_size_limit():
+    code = "open('big.bin', 'wb').write(b'0' * (3 * 2**20))"
+    result = Sandbox(SandboxLimits(file_size_mb=1)).run(code)
+    assert (result.status, result.limit) == ("error", "file_size")
+
+
+def test_open_files_limit():
+    code = "files = [open('f%d' % i, 'w') for i in range(100)]"
+    result = Sandbox(SandboxLimits(open_files=32)).run(code)
+    assert (result.status, result.limit) == ("error", "open_files")
+
+
+def test_environment_is_scrubbed(monkeypatch):
+    monkeypatch.setenv("REASON_TEST_TOKEN", "tok-123")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    result = run_code("import os; print(sorted(os.environ))")
+    assert result.status == "pass"
+    assert "REASON_TEST_TOKEN" not in result.stdout and "HTTPS_PROXY" not in result.stdout
+
+
+def test_working_directory_is_fresh_writable_and_removed():
+    result = run_code("import os; open('scratch.txt', 'w').write('x'); print(os.getcwd()); print(sorted(os.listdir('.')))")
+    assert result.status == "pass", result.stderr
+    cwd, listing = result.stdout.splitlines()
+    assert listing == "['main.py', 'scratch.txt']"
+    assert not os.path.exists(cwd)
+
+
+def test_standard_library_and_site_packages_import():
+    result = Sandbox(SandboxLimits(wall_s=60, cpu_s=30)).run("import fractions, sympy; print(sympy.sqrt(8), fractions.Fraction(3, 6))")
+    assert result.status == "pass", result.stderr
+    assert result.stdout == "2*sqrt(2) 1/2\n"
+
+
+def test_undecodable_program_text_does_not_raise():
+    result = run_code("print('\udcff')")
+    assert result.status in ("pass", "fail")
+
+
+def test_isolation_is_reported():
+    result = run_code("pass")
+    assert result.isolation in ("namespaces+uid", "namespaces", "rlimits")
+    if os.geteuid() == 0:
+        assert result.isolation == "namespaces+uid"
+
+
+@pytest.mark.parametrize("code", ["import sys; sys.exit(0)", "raise SystemExit(0)", "import os; os._exit(0)"])
+def test_explicit_successful_exits_pass(code):
+    assert run_code(code).status == "pass"

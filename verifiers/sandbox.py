@@ -1,0 +1,345 @@
+"""Run untrusted Python (model-written programs) in an isolated, resource-limited child process.
+
+`Sandbox(limits).run(code)` returns a `SandboxResult` — pass (exit 0), fail (the program exited
+non-zero on its own), timeout (wall or CPU time), error (another limit was hit, or the sandbox
+could not start) — with stdout, stderr and the limit that was hit. It never raises into the
+caller and never leaves a process behind.
+
+How the child is contained (the launcher, `verifiers/sandbox_child.py`, does the isolation):
+- its own session and process group; a PID namespace whose init takes every leftover process with
+  it; as root, a uid of its own (so RLIMIT_NPROC counts only its processes and it owns no file);
+- rlimits on CPU time, address space, processes, file size and open files; a wall-time kill here;
+- a scrubbed environment, an empty private working directory (a tmpfs of its own, or a fresh temp
+  dir removed afterwards), no network (an empty network namespace), home directories hidden;
+- audit-hook guards in the worker (see `verifiers/sandbox_boot.py`) as a second wall;
+- stdout and stderr captured up to `max_output_bytes`; the run is killed when it prints more.
+Where the kernel refuses namespaces the run still happens, under rlimits and the guards alone,
+and `SandboxResult.isolation` says "rlimits".
+Leaves out: languages other than Python, stdin for the program, and GPU access.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from reason.types import Frozen
+
+logger = logging.getLogger(__name__)
+
+Limit = Literal["wall_time", "cpu_time", "memory", "processes", "file_size", "open_files", "output", "blocked"]
+
+_HERE = Path(__file__).resolve().parent
+_LAUNCHER, _BOOT = _HERE / "sandbox_child.py", _HERE / "sandbox_boot.py"
+_EXIT_LIMITS: dict[int, Limit] = {101: "memory", 102: "file_size", 103: "open_files", 104: "processes", 105: "blocked"}
+_SIGNAL_LIMITS: dict[int, Limit] = {signal.SIGXCPU: "cpu_time", signal.SIGXFSZ: "file_size"}
+_UID_BASE, _UID_SPAN = 1_800_000_000, 100_000_000
+
+
+class SandboxLimits(Frozen):
+    """What one run may use."""
+
+    wall_s: float = Field(default=10.0, gt=0)
+    """Wall-clock seconds before the whole run is killed."""
+    cpu_s: int = Field(default=5, ge=1)
+    """CPU seconds per process (RLIMIT_CPU)."""
+    memory_mb: int = Field(default=1024, ge=64)
+    """Address space per process (RLIMIT_AS)."""
+    processes: int = Field(default=16, ge=1)
+    """Processes the program may run at once, itself included (RLIMIT_NPROC)."""
+    file_size_mb: int = Field(default=16, ge=1)
+    """Largest file it may write (RLIMIT_FSIZE)."""
+    open_files: int = Field(default=64, ge=16)
+    """Open file descriptors (RLIMIT_NOFILE)."""
+    scratch_mb: int = Field(default=64, ge=1)
+    """Size of its private working directory and /tmp when they are tmpfs."""
+    max_output_bytes: int = Field(default=64_000, ge=1)
+    """Bytes kept of stdout and of stderr; printing more than this kills the run."""
+    python_guards: bool = True
+    """Audit hooks refusing sockets, processes, ctypes and file writes outside the work dir."""
+
+
+class SandboxResult(Frozen):
+    status: Literal["pass", "fail", "error", "timeout"]
+    stdout: str = ""
+    stderr: str = ""
+    exit_code: int | None = None
+    """The program's exit code; negative for a signal; None when it never ran."""
+    limit: Limit | None = None
+    """Which limit ended the run, when one did."""
+    truncated: bool = False
+    isolation: str = "none"
+    """"namespaces+uid", "namespaces" (user namespace) or "rlimits" (no namespaces available)."""
+    wall_s: float = 0.0
+    detail: str = ""
+
+
+class Sandbox:
+    """Runs Python source under `limits`.
+
+    Example:
+        >>> Sandbox().run("print(6 * 7)").stdout
+        '42\\n'
+    """
+
+    def __init__(self, limits: SandboxLimits | None = None) -> None:
+        self.limits = limits or SandboxLimits()
+
+    def run(self, code: str) -> SandboxResult:
+        started = time.monotonic()
+        work = Path(tempfile.mkdtemp(prefix="reason-sandbox-"))
+        try:
+            return _Run(self.limits, code, work, started).execute()
+        except Exception as exc:
+            logger.exception("sandbox run failed")
+            return SandboxResult(status="error", detail=f"sandbox failure: {exc}", wall_s=time.monotonic() - started)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def run_code(code: str, limits: SandboxLimits | None = None) -> SandboxResult:
+    """One-call convenience: `Sandbox(limits).run(code)`."""
+    return Sandbox(limits).run(code)
+
+
+class _Run:
+    """One execution: spawn the launcher, pump its output, enforce wall time, clean up."""
+
+    def __init__(self, limits: SandboxLimits, code: str, work: Path, started: float) -> None:
+        self.limits, self.code, self.work, self.started = limits, code, work, started
+        self.uid = _fresh_uid() if os.geteuid() == 0 else None
+        self.out, self.err = bytearray(), bytearray()
+        self.status_lines: list[dict] = []
+        self.limit: Limit | None = None
+        self.truncated = False
+
+    def execute(self) -> SandboxResult:
+        status_r, status_w = os.pipe()
+        proc = self._spawn(status_w)
+        os.close(status_w)
+        try:
+            self._feed(proc)
+            self._pump(proc, status_r)
+        finally:
+            self._kill_everything(proc)
+            os.close(status_r)
+        return self._result(proc)
+
+    def _spawn(self, status_w: int) -> subprocess.Popen:
+        settings = _launcher_settings(self.limits, self.work, status_w, self.uid)
+        return subprocess.Popen(
+            [sys.executable, "-I", str(_LAUNCHER), json.dumps(settings)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=_scrubbed_env(self.work), cwd=self.work, pass_fds=(status_w,), start_new_session=True,
+        )
+
+    def _feed(self, proc: subprocess.Popen) -> None:
+        """Hand the program over on stdin from a thread, so a launcher that stops reading cannot block us."""
+        def write() -> None:
+            try:
+                proc.stdin.write(self.code.encode("utf-8", errors="replace"))  # type: ignore[union-attr]
+                proc.stdin.close()  # type: ignore[union-attr]
+            except OSError:
+                pass
+
+        threading.Thread(target=write, daemon=True).start()
+
+    def _pump(self, proc: subprocess.Popen, status_r: int) -> None:
+        deadline = self.started + self.limits.wall_s
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ, self.out)  # type: ignore[arg-type]
+            sel.register(proc.stderr, selectors.EVENT_READ, self.err)  # type: ignore[arg-type]
+            sel.register(status_r, selectors.EVENT_READ, None)
+            while sel.get_map():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self.limit = self.limit or "wall_time"
+                    return
+                for key, _ in sel.select(timeout=min(remaining, 0.5)):
+                    if not self._read(sel, key):
+                        return
+
+    def _read(self, sel: selectors.BaseSelector, key: selectors.SelectorKey) -> bool:
+        """Read one chunk; False when the run must stop (output limit)."""
+        chunk = os.read(key.fd, 65536)
+        if not chunk:
+            sel.unregister(key.fileobj)
+            return True
+        if key.data is None:
+            self.status_lines += [json.loads(line) for line in chunk.decode().splitlines() if line.strip()]
+            return True
+        buffer: bytearray = key.data
+        room = self.limits.max_output_bytes - len(buffer)
+        buffer += chunk[: max(room, 0)]
+        if len(chunk) > room:
+            self.truncated, self.limit = True, "output"
+            return False
+        return True
+
+    def _kill_everything(self, proc: subprocess.Popen) -> None:
+        _kill_group(proc.pid)
+        if self.uid is not None:
+            _kill_uid(self.uid)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+    def _result(self, proc: subprocess.Popen) -> SandboxResult:
+        report = {k: v for line in self.status_lines for k, v in line.items()}
+        exit_code = report.get("exit")
+        if "signal" in report:
+            exit_code = -report["signal"]
+        limit = self.limit or _limit_from_exit(exit_code)
+        status = _status(exit_code, limit, started="isolation" in report)
+        detail = report.get("note", "") if status != "error" or limit else _startup_failure(proc, report)
+        return SandboxResult(
+            status=status,
+            stdout=self.out.decode("utf-8", errors="replace"),
+            stderr=self.err.decode("utf-8", errors="replace"),
+            exit_code=exit_code,
+            limit=limit,
+            truncated=self.truncated,
+            isolation=report.get("isolation", "none"),
+            wall_s=round(time.monotonic() - self.started, 3),
+            detail=detail,
+        )
+
+
+def _status(exit_code: int | None, limit: Limit | None, started: bool) -> Literal["pass", "fail", "error", "timeout"]:
+    if limit in ("wall_time", "cpu_time"):
+        return "timeout"
+    if limit is not None or not started or exit_code is None:
+        return "error"
+    return "pass" if exit_code == 0 else "fail"
+
+
+def _limit_from_exit(exit_code: int | None) -> Limit | None:
+    if exit_code is None:
+        return None
+    if exit_code < 0:
+        return _SIGNAL_LIMITS.get(-exit_code) or ("cpu_time" if -exit_code == signal.SIGKILL else None)
+    return _EXIT_LIMITS.get(exit_code)
+
+
+def _startup_failure(proc: subprocess.Popen, report: dict) -> str:
+    return f"the sandbox did not start the program (launcher exit {proc.returncode}; report {report})"
+
+
+def _launcher_settings(limits: SandboxLimits, work: Path, status_fd: int, uid: int | None) -> dict:
+    hidden = _hidden_dirs()
+    keep = _kept_paths()
+    rlimits = {
+        "RLIMIT_CPU": limits.cpu_s,
+        "RLIMIT_AS": limits.memory_mb * 2**20,
+        "RLIMIT_NPROC": limits.processes + (0 if uid is not None else _own_process_count()),
+        "RLIMIT_FSIZE": limits.file_size_mb * 2**20,
+        "RLIMIT_NOFILE": limits.open_files,
+        "RLIMIT_CORE": 0,
+    }
+    policy = {"guards": limits.python_guards, "hidden": hidden, "keep": keep, "writable": ["/tmp", "/dev/shm"]}
+    return {
+        "work": str(work), "status_fd": status_fd, "uid": uid, "hidden": hidden, "keep": keep,
+        "tmpfs_mb": limits.scratch_mb, "rlimits": rlimits, "boot": str(_BOOT),
+        "boot_args": [json.dumps(policy)], "env": _scrubbed_env(work),
+    }
+
+
+def _scrubbed_env(work: Path) -> dict[str, str]:
+    """Nothing of the caller's environment: no tokens, keys, proxies, or paths to its files."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(work), "TMPDIR": "/tmp", "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8", "OMP_NUM_THREADS": "1",
+    }
+
+
+def _hidden_dirs() -> list[str]:
+    candidates = {"/root", "/home", os.path.realpath(Path.home())}
+    return sorted(p for p in candidates if os.path.isdir(p) and p != "/")
+
+
+def _kept_paths() -> list[str]:
+    """Directories the worker needs to read even where they live under a hidden dir: Python and its packages."""
+    paths = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, _HERE)}
+    paths |= {os.path.realpath(p) for p in sys.path if p and os.path.isdir(p)}
+    ordered = sorted(paths, key=len)
+    kept: list[str] = []
+    for path in ordered:
+        if not any(path == k or path.startswith(k.rstrip("/") + "/") for k in kept):
+            kept.append(path)
+    return kept
+
+
+def _fresh_uid() -> int:
+    """A uid no account uses, unique among concurrent runs of this process."""
+    global _uid_counter
+    with _uid_lock:
+        _uid_counter += 1
+        return _UID_BASE + (os.getpid() * 1000 + _uid_counter) % _UID_SPAN
+
+
+_uid_lock = threading.Lock()
+_uid_counter = 0
+
+
+def _own_process_count() -> int:
+    """How many processes our uid runs now: RLIMIT_NPROC counts them all when the child keeps our uid."""
+    uid, count = str(os.getuid()), 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                count += _proc_uid(entry) == uid
+            except OSError:
+                pass
+    return count
+
+
+def _proc_uid(pid: str) -> str:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("Uid:"):
+                return line.split()[1]
+    return ""
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _kill_uid(uid: int, rounds: int = 20) -> None:
+    """Kill every process running as the sandbox's own uid, until none is left."""
+    target = str(uid)
+    for _ in range(rounds):
+        found = False
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if _proc_uid(entry) == target:
+                    found = True
+                    os.kill(int(entry), signal.SIGKILL)
+            except (OSError, ProcessLookupError):
+                pass
+        if not found:
+            return
+        time.sleep(0.01)

@@ -100,6 +100,8 @@ class Summary(Frozen):
     timed_generated_tokens: int
     problems_per_min: float | None
     generated_tokens_per_s: float | None
+    failures: int = 0
+    """Problem attempts lost to a dead worker or replica and retried (Ray runs; resumes add up)."""
 
 
 def summarize(records: Sequence[ProblemRecord], timed_problems: int, elapsed_s: float, timed_tokens: int) -> Summary:

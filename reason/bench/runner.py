@@ -7,8 +7,11 @@ cache where possible), grades each finished search on the calling thread and app
 its record at once. `run.json` pins what the results depend on; resuming with a
 different dataset, strategy, parameters, backend, model, verifier or vote rule is
 refused. `summary.json` is rewritten whenever the run stops, interrupted or not.
-Leaves out: retrying failed problems; a search that raises stops the run (finished
-records stay, and the next run resumes after them).
+With `ray=RayOptions(...)` the problems are solved by model replicas on a Ray cluster
+instead (`reason.distributed`, imported only then); this thread still grades and writes
+every record, so both kinds of run give the same records and resume each other.
+Leaves out: retrying failed problems (a Ray run retries those whose worker died); a
+search that raises stops the run (finished records stay, and the next run resumes after them).
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ import json
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import closing
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import Field
 
@@ -34,10 +38,14 @@ from reason.bench.errors import RunDirError
 from reason.bench.grading import Grader
 from reason.bench.metrics import Summary, summarize
 from reason.bench.records import CacheCounts, ProblemRecord, RecordLog
+from reason.errors import ConfigError
 from reason.generator import Generator
 from reason.registry import registry
 from reason.searcher import Searcher
 from reason.types import Frozen, Problem, SearchResult
+
+if TYPE_CHECKING:
+    from reason.distributed import RayOptions
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +99,21 @@ class Progress(Protocol):
     def advance(self, record: ProblemRecord) -> None: ...
 
 
+Solved = tuple[SearchResult, CacheCounts, float]
+"""A finished search, its cache counts and its wall time."""
+
+
+@runtime_checkable
+class ProblemPool(Protocol):
+    """Solves whole problems elsewhere (replicas on a Ray cluster) and yields each as it finishes."""
+
+    name: str
+    failures: int
+    """Attempts lost to a dead worker or replica, and retried."""
+
+    def solve(self, todo: list[Problem], searcher: Searcher, cache: GenerationCache | None) -> Iterator[Solved]: ...
+
+
 @dataclass(frozen=True)
 class RunOutcome:
     run_dir: Path
@@ -106,15 +129,21 @@ def run_benchmark(
     generator: Generator | None = None,
     progress: Progress | None = None,
     only_ids: set[str] | None = None,
+    ray: RayOptions | None = None,
 ) -> RunOutcome:
-    """Run (or resume) a benchmark into `run_dir`. A given `generator` is used and left open."""
+    """Run (or resume) a benchmark into `run_dir`. A given `generator` is used and left open;
+    with `ray`, replicas on a Ray cluster build their own generators and solve the problems."""
     run_dir = Path(run_dir)
+    if ray is not None and generator is not None:
+        raise ConfigError("a Ray run builds a generator in each replica; use RayOptions.generator_factory")
     searcher = make_searcher(config.strategy, **config.params)
     grader = Grader(registry.get("verifier", config.verifier)(), _aggregator(config.aggregate), run_dir)
     dataset = load_dataset(config.dataset, config.field_map(), config.task)
     problems = _select(dataset, config.limit, only_ids)
     with RecordLog(run_dir) as log:
         stored = _check_run_file(run_dir, config, dataset)
+        if ray is not None and any(p.id not in log.finished for p in problems):
+            return _run_on_ray(config, run_dir, dataset, problems, searcher, grader, log, progress, stored, ray)
         owned = generator is None
         gen = generator if generator is not None else _backend(config, stored, problems, log)
         try:
@@ -125,8 +154,18 @@ def run_benchmark(
                 gen.close()
 
 
-def _run(config: RunConfig, run_dir: Path, problems: list[Problem], searcher: Searcher, gen: Generator,
-         grader: Grader, log: RecordLog, progress: Progress | None) -> RunOutcome:
+def _run_on_ray(config: RunConfig, run_dir: Path, dataset: Dataset, problems: list[Problem], searcher: Searcher,
+                grader: Grader, log: RecordLog, progress: Progress | None, stored: dict | None,
+                ray: RayOptions) -> RunOutcome:
+    from reason.distributed.pool import RayPool  # the only way into Ray
+
+    with RayPool(config, ray) as pool:
+        _write_run_file(run_dir, config, dataset, pool.name, stored)
+        return _run(config, run_dir, problems, searcher, pool, grader, log, progress)
+
+
+def _run(config: RunConfig, run_dir: Path, problems: list[Problem], searcher: Searcher,
+         gen: Generator | ProblemPool, grader: Grader, log: RecordLog, progress: Progress | None) -> RunOutcome:
     todo = [p for p in problems if p.id not in log.finished]
     logger.info("%s: %d problems, %d already done", run_dir, len(problems), len(problems) - len(todo))
     if progress is not None:
@@ -141,25 +180,35 @@ def _run(config: RunConfig, run_dir: Path, problems: list[Problem], searcher: Se
         if cache is not None:
             cache.close()
         records = [log.finished[p.id] for p in problems if p.id in log.finished]
-        summary = _write_summary(run_dir, records, new, elapsed)
+        summary = _write_summary(run_dir, records, new, elapsed, gen.failures if isinstance(gen, ProblemPool) else 0)
     session = sum((r.cache for r in new), CacheCounts())
     return RunOutcome(run_dir=run_dir, summary=summary, new_records=len(new), session_cache=session)
 
 
-def _execute(todo: list[Problem], searcher: Searcher, gen: Generator, cache: GenerationCache | None,
+def _execute(todo: list[Problem], searcher: Searcher, gen: Generator | ProblemPool, cache: GenerationCache | None,
              concurrency: int, grader: Grader, log: RecordLog, progress: Progress | None,
              new: list[ProblemRecord]) -> None:
-    backend = MicroBatchingGenerator(gen) if concurrency > 1 else gen
-    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="reason-bench")
-    try:
-        futures = [pool.submit(_solve, p, searcher, backend, cache) for p in todo]
-        for future in as_completed(futures):
-            result, counts, wall = future.result()
+    if isinstance(gen, ProblemPool):
+        solving = gen.solve(todo, searcher, cache)
+    else:
+        solving = _solve_here(todo, searcher, gen, cache, concurrency)
+    with closing(solving):
+        for result, counts, wall in solving:
             record = grader.record(result, counts, wall)
             log.append(record)  # the only writer: this thread
             new.append(record)
             if progress is not None:
                 progress.advance(record)
+
+
+def _solve_here(todo: list[Problem], searcher: Searcher, gen: Generator, cache: GenerationCache | None,
+                concurrency: int) -> Iterator[Solved]:
+    backend = MicroBatchingGenerator(gen) if concurrency > 1 else gen
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="reason-bench")
+    try:
+        futures = [pool.submit(_solve, p, searcher, backend, cache) for p in todo]
+        for future in as_completed(futures):
+            yield future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         if isinstance(backend, MicroBatchingGenerator):
@@ -230,26 +279,27 @@ def _write_run_file(run_dir: Path, config: RunConfig, dataset: Dataset, model: s
     _atomic_write(run_dir / RUN_FILE, json.dumps(meta, indent=2))
 
 
-def _write_summary(run_dir: Path, records: list[ProblemRecord], new: list[ProblemRecord], elapsed: float) -> Summary:
+def _write_summary(run_dir: Path, records: list[ProblemRecord], new: list[ProblemRecord], elapsed: float,
+                   failures: int = 0) -> Summary:
     previous = _previous_timing(run_dir)
     timed = previous[0] + len(new)
     seconds = previous[1] + (elapsed if new else 0.0)
     tokens = previous[2] + sum(r.compute.generated_tokens for r in new)
-    summary = summarize(records, timed, seconds, tokens)
+    summary = summarize(records, timed, seconds, tokens).model_copy(update={"failures": previous[3] + failures})
     _atomic_write(run_dir / SUMMARY_FILE, summary.model_dump_json(indent=2))
     return summary
 
 
-def _previous_timing(run_dir: Path) -> tuple[int, float, int]:
+def _previous_timing(run_dir: Path) -> tuple[int, float, int, int]:
     path = run_dir / SUMMARY_FILE
     if not path.is_file():
-        return 0, 0.0, 0
+        return 0, 0.0, 0, 0
     try:
         old = Summary.model_validate_json(path.read_text("utf-8"))
     except ValueError:
         logger.warning("%s is unreadable; throughput restarts from this session", path)
-        return 0, 0.0, 0
-    return old.timed_problems, old.elapsed_s, old.timed_generated_tokens
+        return 0, 0.0, 0, 0
+    return old.timed_problems, old.elapsed_s, old.timed_generated_tokens, old.failures
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -3,6 +3,7 @@
     reason bench gsm8k --strategy self-consistency --n 8 --limit 200 --out runs/sc8
     reason bench rescore runs/sc8 --aggregate weighted
     reason bench sweep gsm8k --strategies cot,self-consistency --budgets 256,512,1024 --out runs/sweep
+    reason bench gsm8k --ray-address HEAD:6379 --replicas 4 --replica-gpus 1 --out runs/cot-ray
 
 `reason bench DATASET ...` is short for `reason bench run DATASET ...`: a first
 argument that is not a subcommand name is taken as the dataset of `run`.
@@ -30,6 +31,7 @@ from reason.bench.report import plot_sweep, summary_table, sweep_markdown
 from reason.bench.rescore import rescore
 from reason.bench.runner import RunConfig, RunOutcome, run_benchmark
 from reason.bench.sweep import SweepConfig, run_sweep
+from reason.distributed import RayOptions
 from reason.errors import ConfigError, ReasonError
 
 console = Console()
@@ -128,9 +130,21 @@ def run_command(
     ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Generate everything; store nothing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
+    ray: bool = typer.Option(
+        False, "--ray", help="Solve on Ray, model replicas as actors: joins RAY_ADDRESS if set, else starts Ray here."
+    ),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="Join this Ray cluster (HOST:6379); implies --ray."
+    ),
+    replicas: int | None = typer.Option(None, "--replicas", min=1, help="Model replicas on Ray (default 1)."),
+    replica_cpus: float | None = typer.Option(None, "--replica-cpus", min=0, help="CPUs per replica (default 1)."),
+    replica_gpus: float | None = typer.Option(
+        None, "--replica-gpus", min=0, help="GPUs per replica (default 0; 1 for vLLM on a GPU node)."
+    ),
 ) -> None:
     """Run (or resume) a benchmark: the same command on the same --out continues where it stopped."""
     try:
+        ray_options = _ray_options(ray, ray_address, replicas, replica_cpus, replica_gpus)
         config = RunConfig(
             dataset=dataset, strategy=strategy, params=_searcher_params(param, n, temperature, max_tokens),
             backend=backend, backend_options=_backend_options(backend_opt, model), limit=limit,
@@ -139,10 +153,23 @@ def run_command(
             cache=None if no_cache else (cache or RunConfig.model_fields["cache"].default),
         )
         run_dir = out or Path("runs") / f"{Path(dataset).stem}-{strategy}"
-        outcome = _with_progress(quiet, f"{dataset} {strategy}", lambda p: run_benchmark(config, run_dir, progress=p))
+        outcome = _with_progress(
+            quiet, f"{dataset} {strategy}", lambda p: run_benchmark(config, run_dir, progress=p, ray=ray_options)
+        )
     except ReasonError as exc:
         _fail(exc)
     _show(outcome, f"{dataset} · {strategy}", quiet)
+
+
+def _ray_options(ray: bool, address: str | None, replicas: int | None, cpus: float | None,
+                 gpus: float | None) -> RayOptions | None:
+    chosen = {"address": address, "replicas": replicas, "replica_cpus": cpus, "replica_gpus": gpus}
+    given = {key: value for key, value in chosen.items() if value is not None}
+    if ray or address is not None:
+        return RayOptions(**given)
+    if given:
+        raise ConfigError("--replicas, --replica-cpus and --replica-gpus need --ray (or --ray-address)")
+    return None
 
 
 @bench_app.command("rescore")

@@ -21,8 +21,8 @@ import logging
 import os
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import closing
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -285,7 +285,8 @@ def _write_summary(run_dir: Path, records: list[ProblemRecord], new: list[Proble
     timed = previous[0] + len(new)
     seconds = previous[1] + (elapsed if new else 0.0)
     tokens = previous[2] + sum(r.compute.generated_tokens for r in new)
-    summary = summarize(records, timed, seconds, tokens).model_copy(update={"failures": previous[3] + failures})
+    summary = summarize(records, timed, seconds, tokens)
+    summary = summary.model_copy(update={"failures": previous[3] + failures})
     _atomic_write(run_dir / SUMMARY_FILE, summary.model_dump_json(indent=2))
     return summary
 

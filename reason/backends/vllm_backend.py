@@ -40,6 +40,10 @@ class VLLMConfig(BaseModel):
     """"auto": float32 on CPUs without native bf16, the model's own dtype elsewhere."""
     enforce_eager: bool | Literal["auto"] = "auto"
     """"auto": eager on CPU (fast start), compiled graphs on GPU."""
+    kv_cache_gib: float | Literal["auto"] | None = "auto"
+    """KV cache size. "auto": 1 GiB on CPU (about 23k tokens of SmolLM2 in float32), vLLM's own
+    sizing from `gpu_memory_utilization` on GPU; None: always vLLM's sizing. An explicit size on
+    CPU skips vLLM's profiling warm-up and does not fail when other processes hold memory."""
     enable_prefix_caching: bool = True
     extra_engine_args: dict[str, Any] = Field(default_factory=dict)
     """Passed to `vllm.LLM(...)` as is (e.g. tensor_parallel_size on a multi-GPU node)."""
@@ -114,6 +118,9 @@ class VLLMGenerator:
             enforce_eager=eager,
             enable_prefix_caching=c.enable_prefix_caching,
         )
+        kv_gib = c.kv_cache_gib if c.kv_cache_gib != "auto" else (1.0 if cpu else None)
+        if kv_gib is not None:
+            args["kv_cache_memory_bytes"] = int(kv_gib * (1 << 30))
         args.update(c.extra_engine_args)
         logger.info("starting vLLM engine: %s", args)
         try:

@@ -188,6 +188,8 @@ class Verdict(Frozen):
     detail: str = ""
     parsed: tuple[str, ...] = ()
     """The normalised forms that were compared, for inspection."""
+    checks: tuple[Verdict, ...] = ()
+    """The verdicts behind this one, in the order they ran (a cascade's tiers)."""
 
     @property
     def passed(self) -> bool:

@@ -1,0 +1,83 @@
+"""Program of thought: the model writes a Python program, the sandbox runs it, what it prints is the answer.
+
+Each sample is a completion of the "pot" prompt (reason/prompts/pot.toml); its program (the
+last fenced Python block, or the whole text when that is a program) runs in the sandbox, and
+the answer is read from the program's output by the problem's own task style (so a program
+that prints "The answer is 18" gives "18"), falling back to the last printed line. A sample
+whose program is missing, fails or hits a limit has no answer. With n > 1 the answers are
+voted on, as in self-consistency. Every run is recorded in `trace["runs"]`.
+Leaves out: repairing a failing program (verifier-guided refinement can do that round trip).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+from pydantic import Field
+
+from reason.budget import Budget, BudgetedGenerator
+from reason.generator import Generator
+from reason.searcher import SearcherConfig
+from reason.tasks import task_style
+from reason.types import Problem, Sample, SamplingParams, SearchResult
+from searchers.sampling import draw, finish, sample_tree
+from verifiers.code import extract_program, printed_answer
+from verifiers.sandbox import Sandbox, SandboxLimits, SandboxResult
+
+PROMPT_STYLE = "pot"
+"""The task style whose system and user templates ask for a program."""
+
+
+class ProgramOfThought(SearcherConfig):
+    """Args: n programs (voted), sampling knobs, sandbox limits per run, budget."""
+
+    strategy: ClassVar[str] = "program-of-thought"
+
+    n: int = Field(default=1, ge=1)
+    temperature: float = Field(default=0.0, ge=0.0)
+    max_tokens: int = Field(default=384, ge=1)
+    seed: int | None = None
+    limits: SandboxLimits = SandboxLimits(wall_s=20.0, cpu_s=10)
+    budget: Budget = Budget()
+
+    def search(self, problem: Problem, generator: Generator) -> SearchResult:
+        started = time.perf_counter()
+        metered = BudgetedGenerator(generator, self.budget)
+        params = SamplingParams(temperature=self.temperature, max_tokens=self.max_tokens, n=self.n, seed=self.seed)
+        drawn = draw(metered, task_style(problem.task), task_style(PROMPT_STYLE).prompt(problem), params)
+        sandbox = Sandbox(self.limits)
+        runs = [run_program(problem, sample, sandbox) for sample in drawn]
+        samples = [sample for sample, _ in runs]
+        trace = {"runs": [record for _, record in runs]}
+        prompt_tokens = metered.prompt_tokens // max(1, metered.calls)
+        return finish(self.strategy, problem, samples, metered.compute(), started, tree=sample_tree(samples, prompt_tokens), trace=trace)
+
+
+def run_program(problem: Problem, sample: Sample, sandbox: Sandbox) -> tuple[Sample, dict]:
+    """Run the sample's program; the sample with the program's answer, and a record of the run."""
+    program = extract_program(sample.text)
+    if program is None:
+        return sample.model_copy(update={"answer": None}), {"program": None, "status": "no-program"}
+    result = sandbox.run(program)
+    answer = answer_from_output(problem, result)
+    record = {
+        "program": program,
+        "status": result.status,
+        "limit": result.limit,
+        "stdout": result.stdout[-2000:],
+        "stderr": result.stderr[-2000:],
+        "answer": answer,
+        "wall_s": result.wall_s,
+    }
+    return sample.model_copy(update={"answer": answer}), record
+
+
+def answer_from_output(problem: Problem, result: SandboxResult) -> str | None:
+    """The answer a successful run printed: by the task style's extraction, else its last line."""
+    if result.status != "pass":
+        return None
+    last = printed_answer(result.stdout)
+    if last is None:
+        return None
+    return task_style(problem.task).extract(last) or last

@@ -1,0 +1,180 @@
+"""Tree-search efficiency on the bundled model, in one run: prefix reuse and batching.
+
+For PRM-guided beam search and MCTS (the LLM-judge PRM on the same model):
+1. backend-processed tokens / tokens in the final tree, for the policy model. Processed =
+   prompt tokens the engine did NOT take from its prefix cache + generated tokens, read from
+   vLLM's own counters (`vllm:prompt_tokens`, `vllm:prompt_tokens_cached`,
+   `vllm:generation_tokens`), so every parallel sample's recomputed prompt tail counts.
+   Tree tokens = the prompt once + every generated step. Target: <= 1.2. Also shown: the same
+   ratio from what the backend reports per request (`Completion.prompt_tokens -
+   cached_prompt_tokens`, once per prompt), which does not see the prompt tail that each of a
+   prompt's n parallel samples recomputes when it is not a whole cached block.
+2. wall time of the same search when the backend is driven by a naive loop that makes
+   one call per node (one prompt, one sample), as peers' tree searches do.
+
+Usage: python benchmarks/search_bench.py [--block-size 32] [--questions 2] [--repeats 1] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+QUESTIONS = [
+    "A robe takes 2 bolts of blue fiber and half that much white fiber.  How many bolts in total does it take?",
+    "Weng earns $12 an hour for babysitting. Yesterday, she just did 50 minutes of babysitting. How much did she earn?",
+]
+COUNTERS = ("vllm:prompt_tokens", "vllm:prompt_tokens_cached", "vllm:generation_tokens")
+
+
+class Counted:
+    """A generator view that attributes the engine's token counters to the calls made through it."""
+
+    def __init__(self, inner, llm, one_call_per_node: bool = False) -> None:
+        self.inner, self.llm, self.naive = inner, llm, one_call_per_node
+        self.name = inner.name
+        self.prompt = self.cached = self.generated = self.calls = self.reported = 0
+
+    def __getattr__(self, item):
+        return getattr(self.inner, item)
+
+    def generate(self, prompts, params):
+        before = self._counters()
+        if self.naive:  # one backend call per node: every sample of every prompt on its own
+            single = params.model_copy(update={"n": 1})
+            outputs = [[self.inner.generate([p], single)[0][0] for _ in range(params.n)] for p in prompts]
+            self.calls += len(prompts) * params.n
+        else:
+            outputs = self.inner.generate(prompts, params)
+            self.calls += 1
+        after = self._counters()
+        for per_prompt in outputs:  # what the backend reports per request: the prompt once, every sample
+            first = per_prompt[0]
+            self.reported += (
+                first.prompt_tokens - first.cached_prompt_tokens + sum(c.generated_tokens for c in per_prompt)
+            )
+        self.prompt += after[0] - before[0]
+        self.cached += after[1] - before[1]
+        self.generated += after[2] - before[2]
+        return outputs
+
+    def _counters(self) -> tuple[int, int, int]:
+        values = {m.name: m.value for m in self.llm.get_metrics() if m.name in COUNTERS}
+        return tuple(int(values.get(name, 0)) for name in COUNTERS)  # type: ignore[return-value]
+
+    @property
+    def processed(self) -> int:
+        return self.prompt - self.cached + self.generated
+
+    def close(self) -> None:
+        pass
+
+
+def searchers():
+    from reason.budget import Budget
+    from searchers.beam import BeamSearch
+    from searchers.mcts import MCTS
+
+    step = {"max_tokens": 48, "max_steps": 4}
+    return {
+        "beam": lambda: BeamSearch(n=4, width=2, budget=Budget(tokens=600), **step),
+        "mcts": lambda: MCTS(iterations=5, children=3, budget=Budget(tokens=600), **step),
+    }
+
+
+def run_once(name, make, generator, llm, problem, naive: bool) -> dict:
+    from prm.llm_judge import LLMJudgePRM
+
+    policy = Counted(generator, llm, one_call_per_node=naive)
+    judge = Counted(generator, llm)
+    searcher = make().model_copy(update={"prm": LLMJudgePRM(generator=judge)})
+    started = time.perf_counter()
+    result = searcher.search(problem, policy)
+    wall = time.perf_counter() - started
+    tree_tokens = sum(d["tokens"] for _, d in result.tree.nodes(data=True))
+    return {
+        "searcher": name,
+        "mode": "naive" if naive else "batched",
+        "wall_s": wall,
+        "policy_calls": policy.calls,
+        "tree_tokens": tree_tokens,
+        "nodes": result.tree.number_of_nodes(),
+        "processed": policy.processed,
+        "prompt": policy.prompt,
+        "cached": policy.cached,
+        "generated": policy.generated,
+        "ratio": policy.processed / tree_tokens,
+        "reported_ratio": policy.reported / tree_tokens,
+        "prm_processed": judge.processed,
+        "tokens_per_s": tree_tokens / wall,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None)
+    parser.add_argument(
+        "--block-size", type=int, default=None, help="KV block size (prefix-cache granularity); engine default if unset"
+    )
+    parser.add_argument("--questions", type=int, default=2, help=f"how many of the {len(QUESTIONS)} GSM8K questions")
+    parser.add_argument("--repeats", type=int, default=1, help="runs per question and mode")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    args = parser.parse_args()
+
+    from reason.backends.vllm_backend import VLLMGenerator
+    from reason.types import Problem, SamplingParams
+
+    extra = {"disable_log_stats": False, **({"block_size": args.block_size} if args.block_size else {})}
+    generator = VLLMGenerator(model=args.model, extra_engine_args=extra)
+    llm = generator._llm  # the engine's own counters are the ground truth for processed tokens
+    block = llm.llm_engine.vllm_config.cache_config.block_size
+    generator.generate(["warm up"], SamplingParams(max_tokens=4, temperature=0))
+    rows = []
+    for name, make in searchers().items():
+        for naive in (False, True):
+            for question in QUESTIONS[: args.questions]:
+                for _ in range(args.repeats):
+                    rows.append(run_once(name, make, generator, llm, Problem(question=question), naive))
+                    print("  done:", {k: rows[-1][k] for k in ("searcher", "mode", "ratio", "wall_s")}, flush=True)
+    generator.close()
+    report(rows, block)
+    if args.json:
+        args.json.write_text(json.dumps({"block_size": block, "rows": rows}, indent=2))
+
+
+def speed(rows: list[dict]) -> float:
+    """Tree tokens per second of wall time (the trees of two runs differ; their rates compare)."""
+    return sum(r["tree_tokens"] for r in rows) / sum(r["wall_s"] for r in rows)
+
+
+def report(rows: list[dict], block: int) -> None:
+    print(f"KV block size {block} (prefix cache hits count in whole blocks)")
+    head = ("searcher", "mode", "nodes", "tree tok", "processed", "ratio", "reported", "calls", "wall s", "tree tok/s")
+    print("{:8} {:8} {:>5} {:>8} {:>9} {:>6} {:>8} {:>5} {:>7} {:>10}".format(*head))
+    for r in rows:
+        print(
+            f"{r['searcher']:8} {r['mode']:8} {r['nodes']:5d} {r['tree_tokens']:8d} {r['processed']:9d} "
+            f"{r['ratio']:6.2f} {r['reported_ratio']:8.2f} {r['policy_calls']:5d} {r['wall_s']:7.1f} "
+            f"{r['tokens_per_s']:10.1f}"
+        )
+    for name in sorted({r["searcher"] for r in rows}):
+        batched = [r for r in rows if r["searcher"] == name and r["mode"] == "batched"]
+        naive = [r for r in rows if r["searcher"] == name and r["mode"] == "naive"]
+        tree = sum(r["tree_tokens"] for r in batched)
+        ratio = sum(r["processed"] for r in batched) / tree
+        reported = sum(r["reported_ratio"] * r["tree_tokens"] for r in batched) / tree
+        print(
+            f"{name}: processed/tree = {ratio:.2f} by engine counters, {reported:.2f} by per-request reports "
+            "(target <= 1.2); "
+            f"tree tokens/s batched {speed(batched):.1f} vs one-call-per-node {speed(naive):.1f} "
+            f"({speed(batched) / speed(naive):.2f}x)"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -268,6 +268,8 @@ def combine(verdicts: list[Verdict]) -> Verdict:
             if verdict.status == status:
                 return verdict
     passed = [v for v in verdicts if v.status == "pass"]
+    if len(passed) == 1:
+        return passed[0]
     if passed:
         return Verdict(status="pass", rule="+".join(v.rule or "" for v in passed), detail="; ".join(v.detail for v in passed))
     if verdicts:

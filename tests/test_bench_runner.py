@@ -222,3 +222,12 @@ def test_changed_backend_options_are_logged_not_refused(tmp_path, data, caplog):
     with caplog.at_level("WARNING", logger="reason.bench.runner"):
         out = run_benchmark(config(data, limit=3, backend_options={"memory": 2}), tmp_path / "r", arithmetic_generator())
     assert out.new_records == 1 and "backend options changed" in caplog.text
+
+
+def test_maj_and_pass_at_k_do_not_depend_on_the_vote_rule(tmp_path, data):
+    gen = arithmetic_generator(wrong_every=3)
+    run = run_benchmark(config(data, strategy="self-consistency", params={"n": 3}), tmp_path / "r", gen)
+    # max-score on unscored samples keeps the first answer seen: the vote changes, maj@k must not
+    other = rescore(tmp_path / "r", aggregate="max-score")
+    assert other.summary.maj_at == run.summary.maj_at and other.summary.pass_at == run.summary.pass_at
+    assert [s.group for s in read_records(tmp_path / "r")[0].samples] == [0, 0, 1]

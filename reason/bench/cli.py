@@ -238,7 +238,8 @@ def _write_sweep(points: list, out: Path, plot: Path, dataset: str) -> tuple[str
     table = sweep_markdown(points)
     (out / "sweep.md").write_text(table, encoding="utf-8")
     (out / "sweep.json").write_text(json.dumps([p.model_dump() for p in points], indent=2), encoding="utf-8")
-    return table, plot_sweep(points, plot, f"{dataset}: accuracy vs generated tokens")
+    problems = max((p.problems for p in points), default=0)
+    return table, plot_sweep(points, plot, f"{dataset} ({problems} problems): accuracy vs generated tokens")
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from reason.bench.records import CacheCounts, CandidateRecord, ProblemRecord, Sa
 from reason.tasks import task_style
 from reason.types import Candidate, Problem, SearchResult, Verdict
 from reason.verifier import Verifier
+from searchers.voting import group_answers
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,9 @@ class Grader:
         self, result: SearchResult, candidates: list[Candidate], verdicts: dict[str, Verdict]
     ) -> list[SampleRecord]:
         owner = {i: c.answer for c in candidates for i in c.sample_indices}
+        equivalent = task_style(result.problem.task).equivalent
+        groups = group_answers([s.answer for s in result.samples], equivalent)
+        group_of = {i: g for g, members in enumerate(groups) for i in members}
         records = []
         for index, sample in enumerate(result.samples):
             if sample.answer is None:
@@ -87,6 +91,7 @@ class Grader:
                 SampleRecord(
                     text=sample.text, answer=sample.answer, finish_reason=sample.finish_reason,
                     generated_tokens=sample.generated_tokens, score=sample.score, correct=correct,
+                    group=group_of.get(index),
                 )
             )
         return records

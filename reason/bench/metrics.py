@@ -61,14 +61,18 @@ def maj_at_k(labels: Sequence[object | None], correct: dict[object, bool], k: in
 
 
 def sample_labels(record: ProblemRecord) -> tuple[list[object | None], dict[object, bool]]:
-    """Each sample's vote label (its candidate, else its raw answer) and which labels are correct."""
-    labels: list[object | None] = [None if s.answer is None else ("raw", s.answer) for s in record.samples]
-    correct: dict[object, bool] = {("raw", s.answer): s.correct for s in record.samples if s.answer is not None}
-    for index, candidate in enumerate(record.candidates):
-        for i in candidate.sample_indices:
-            if i < len(labels) and labels[i] is not None:
-                labels[i] = index
-        correct[index] = candidate.correct
+    """Each sample's vote label (its answer group, else its raw answer text) and which labels are correct.
+
+    Groups come from the task's answer equivalence at grading time, so maj@k is a plain
+    majority over samples whatever vote rule chose the run's prediction.
+    """
+    labels: list[object | None] = [
+        None if s.answer is None else (s.group if s.group is not None else ("raw", s.answer)) for s in record.samples
+    ]
+    correct: dict[object, bool] = {}
+    for label, sample in zip(labels, record.samples, strict=True):
+        if label is not None:
+            correct[label] = correct.get(label, False) or sample.correct
     return labels, correct
 
 

@@ -47,6 +47,9 @@ class SampleRecord(Frozen):
     generated_tokens: int
     score: float | None = None
     correct: bool
+    group: int | None = None
+    """Which distinct answer of this problem the sample gave (task equivalence, first-seen order);
+    None when it gave none. maj@k votes by these, whatever vote rule picked the prediction."""
 
 
 class CacheCounts(Frozen):

@@ -45,6 +45,11 @@ class VLLMConfig(BaseModel):
     sizing from `gpu_memory_utilization` on GPU; None: always vLLM's sizing. An explicit size on
     CPU skips vLLM's profiling warm-up and does not fail when other processes hold memory."""
     enable_prefix_caching: bool = True
+    block_size: int | Literal["auto"] = "auto"
+    """KV cache block size in tokens. vLLM reuses cached prefixes in whole blocks only, so each child
+    of a search node recomputes its prompt's last partial block. "auto": 32 on CPU (the smallest the
+    CPU build accepts; tree searches then process 1.4-1.6x the tokens of their final tree instead of
+    about 2.9x at the CPU default of 128), vLLM's default on GPU."""
     extra_engine_args: dict[str, Any] = Field(default_factory=dict)
     """Passed to `vllm.LLM(...)` as is (e.g. tensor_parallel_size on a multi-GPU node)."""
 
@@ -118,6 +123,9 @@ class VLLMGenerator:
             enforce_eager=eager,
             enable_prefix_caching=c.enable_prefix_caching,
         )
+        block = c.block_size if c.block_size != "auto" else (32 if cpu else None)
+        if block is not None:
+            args["block_size"] = block
         kv_gib = c.kv_cache_gib if c.kv_cache_gib != "auto" else (1.0 if cpu else None)
         if kv_gib is not None:
             args["kv_cache_memory_bytes"] = int(kv_gib * (1 << 30))

@@ -159,7 +159,7 @@ def _run_on_ray(config: RunConfig, run_dir: Path, dataset: Dataset, problems: li
                 ray: RayOptions) -> RunOutcome:
     from reason.distributed.pool import RayPool  # the only way into Ray
 
-    with RayPool(config, ray) as pool:
+    with RayPool(config, ray, _cache_path(run_dir, config.cache) if config.cache else None) as pool:
         _write_run_file(run_dir, config, dataset, pool.name, stored)
         return _run(config, run_dir, problems, searcher, pool, grader, log, progress)
 

@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -66,7 +67,11 @@ def connect(options: RayOptions) -> None:
             ray.init(address="local", num_cpus=options.local_cpus, object_store_memory=memory,
                      include_dashboard=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise DistributedError(f"cannot start or join Ray (address {address or 'local'}): {exc}") from exc
+        hint = "" if not address else (
+            "; if the cluster uses token authentication (Ray's default once a token exists), set "
+            "RAY_AUTH_MODE=token and give the head's token (~/.ray/auth_token, or RAY_AUTH_TOKEN)"
+        )
+        raise DistributedError(f"cannot start or join Ray (address {address or 'local'}): {exc}{hint}") from exc
     logger.info("Ray: %s, resources %s", address or "local runtime", ray.cluster_resources())
 
 
@@ -108,11 +113,13 @@ class RayPool:
         ...         ...
     """
 
-    def __init__(self, config: RunConfig, options: RayOptions) -> None:
+    def __init__(self, config: RunConfig, options: RayOptions, cache_path: Path | None = None) -> None:
         connect(options)
         self.options = options
         self.failures = 0
         self._slots: list[_Slot] = []
+        # Started with the replicas, not after them: each actor is a process to boot.
+        self._cache = _cache_actor(cache_path) if cache_path is not None else None
         try:
             self._start(config)
         except BaseException:
@@ -127,13 +134,19 @@ class RayPool:
         self.close()
 
     def close(self) -> None:
-        for slot in self._slots:
-            ray.kill(slot.handle, no_restart=True)
-        self._slots = []
+        for handle in [s.handle for s in self._slots] + ([self._cache] if self._cache is not None else []):
+            ray.kill(handle, no_restart=True)
+        self._slots, self._cache = [], None
 
     def solve(self, todo: list[Problem], searcher: Searcher, cache: GenerationCache | None) -> Iterator[Solved]:
-        """Every problem of `todo`, solved once; yields each finished search as it arrives."""
-        run = _Solving(self, ray.put(searcher), _cache_actor(cache))
+        """Every problem of `todo`, solved once; yields each finished search as it arrives.
+
+        Generations are cached in `cache`'s file, by the pool's cache actor (started with the
+        pool when it was given the path; else now).
+        """
+        if cache is not None and self._cache is None:
+            self._cache = _cache_actor(cache.path)
+        run = _Solving(self, ray.put(searcher), self._cache if cache is not None else None)
         try:
             yield from run.loop(todo)
         finally:
@@ -215,8 +228,6 @@ class _Solving:
     def stop(self) -> None:
         for ref in self.running:
             ray.cancel(ref)
-        if self.cache is not None:
-            ray.kill(self.cache)
 
     def _submit(self) -> None:
         while self.waiting and len(self.running) < self.pool.options.in_flight():
@@ -288,15 +299,13 @@ def _check_resources(o: RayOptions) -> None:
             )
 
 
-def _cache_actor(cache: GenerationCache | None) -> Any:
+def _cache_actor(path: Path) -> Any:
     """The run's generation cache, opened by an actor on this (the driver's) node, where its file is."""
-    if cache is None:
-        return None
     here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
     actor = ray.remote(GenerationCache).options(
         num_cpus=0, max_restarts=-1, max_concurrency=8, scheduling_strategy=here
     )
-    return actor.remote(cache.path.resolve())
+    return actor.remote(Path(path).resolve())
 
 
 def _brief(exc: BaseException) -> str:

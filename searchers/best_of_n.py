@@ -11,28 +11,20 @@ Leaves out: verifier-based reranking (see searchers/refine.py for verifier feedb
 from __future__ import annotations
 
 import time
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from prm.base import MeteredPRM, build_prm
-from reason.budget import Budget
 from reason.generator import Generator
-from reason.tree import SearchTree
-from reason.types import Compute, Problem, Sample, SamplingParams, SearchResult
-from searchers.compose import (
-    as_samples,
-    build_searcher,
-    grafted_tree,
-    repeat_search,
-    searcher_choice,
-    total_compute,
-)
-from searchers.sampling import finish, sample_solutions, sample_tree
+from reason.tree import ROOT
+from reason.types import Problem, SearchResult
+from searchers.compose import NSolutions
+from searchers.sampling import finish, sample_tree
 from searchers.scored import ScoredSearchConfig, score_samples
 
 
-class BestOfN(ScoredSearchConfig):
+class BestOfN(NSolutions, ScoredSearchConfig):
     """Args: n solutions, sampling knobs, prm/aggregation/select, base (optional inner searcher), budget.
 
     Example:
@@ -45,43 +37,16 @@ class BestOfN(ScoredSearchConfig):
 
     strategy: ClassVar[str] = "best-of-n"
 
-    n: int = Field(default=8, ge=1)
     temperature: float = Field(default=0.8, gt=0.0)
-    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
-    max_tokens: int = Field(default=512, ge=1)
-    """Most tokens per solution (without `base`)."""
     delimiter: str = Field(default="\n\n", min_length=1)
     """Splits a solution into the steps the PRM scores."""
     max_steps: int = Field(default=16, ge=1)
-    seed: int | None = None
-    base: Any = None
-    """Optional inner searcher run n times: a registered name, a SearcherSpec (or dict), or a searcher."""
-    budget: Budget = Budget()
-
-    @field_validator("base")
-    @classmethod
-    def _check_base(cls, value: Any) -> Any:
-        return None if value is None else searcher_choice(value)
 
     def search(self, problem: Problem, generator: Generator) -> SearchResult:
         started = time.perf_counter()
         prm = MeteredPRM(build_prm(self.prm), generator)
-        samples, compute, tree = self._draw(problem, generator)
+        samples, compute, tree = self.draw_solutions(problem, generator)
         scored = score_samples(problem, prm, samples, self.aggregation, self.delimiter, self.max_steps)
-        tree = tree if tree is not None else sample_tree(scored, self._prompt_tokens(compute))
+        if self.base is None:  # the flat tree again, now with the PRM's scores on its nodes
+            tree = sample_tree(scored, tree.node(ROOT).get("tokens", 0))
         return finish(self.strategy, problem, scored, compute + prm.compute(), started, self.select, tree)
-
-    def _draw(self, problem: Problem, generator: Generator) -> tuple[list[Sample], Compute, SearchTree | None]:
-        """The N solutions, what they cost, and their tree when a base searcher built one."""
-        if self.base is None:
-            params = SamplingParams(
-                temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, n=self.n, seed=self.seed
-            )
-            samples, metered = sample_solutions(problem, generator, params, self.budget)
-            return samples, metered.compute(), None
-        results = repeat_search(build_searcher(self.base), problem, generator, self.n, self.budget)
-        return as_samples(results), total_compute(results), grafted_tree(results)
-
-    @staticmethod
-    def _prompt_tokens(compute: Compute) -> int:
-        return compute.prompt_tokens // max(1, compute.model_calls)

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, Field, field_validator
 
 from reason.budget import Budget
 from reason.errors import ConfigError
 from reason.generator import Generator
 from reason.searcher import Searcher
 from reason.tree import ROOT, SearchTree, graph_from_json
-from reason.types import Compute, Frozen, Problem, Sample, SearchResult
+from reason.types import Compute, Frozen, Problem, Sample, SamplingParams, SearchResult
+from searchers.sampling import sample_solutions, sample_tree
 
 
 class SearcherSpec(Frozen):
@@ -113,3 +114,36 @@ def grafted_tree(results: list[SearchResult]) -> SearchTree:
         tree.graph.add_edges_from((a + offset, b + offset) for a, b in sub.edges)
         tree.graph.add_edge(ROOT, ROOT + offset)
     return tree
+
+
+class NSolutions(BaseModel):
+    """Parameters and drawing shared by searchers that collect N whole solutions: sampled in one
+    batched call, or (with `base`) one run of an inner searcher each, all inside the budget."""
+
+    n: int = Field(default=8, ge=1)
+    temperature: float = Field(default=0.7, gt=0.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    max_tokens: int = Field(default=512, ge=1)
+    """Most tokens per solution (without `base`)."""
+    seed: int | None = None
+    """Per-request seed; None leaves sampling to the engine's own seed."""
+    base: Any = None
+    """Optional inner searcher run n times: a registered name, a SearcherSpec (or dict), or a searcher."""
+    budget: Budget = Budget()
+
+    @field_validator("base")
+    @classmethod
+    def _check_base(cls, value: Any) -> Any:
+        return None if value is None else searcher_choice(value)
+
+    def draw_solutions(self, problem: Problem, generator: Generator) -> tuple[list[Sample], Compute, SearchTree]:
+        """The N solutions, what they cost, and their tree (flat, or grafted from the base runs)."""
+        if self.base is not None:
+            results = repeat_search(build_searcher(self.base), problem, generator, self.n, self.budget)
+            return as_samples(results), total_compute(results), grafted_tree(results)
+        params = SamplingParams(
+            temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, n=self.n, seed=self.seed
+        )
+        samples, metered = sample_solutions(problem, generator, params, self.budget)
+        prompt_tokens = metered.prompt_tokens // max(1, metered.calls)  # every call sent the same prompt
+        return samples, metered.compute(), sample_tree(samples, prompt_tokens)

@@ -62,7 +62,7 @@ def test_only_reason_distributed_imports_ray():
         for path in (REPO / package).rglob("*.py")
         if "ray" in _imports_of(path)
     }
-    assert importers == {"reason/distributed/pool.py", "reason/distributed/remote.py"}
+    assert importers == {f"reason/distributed/{name}.py" for name in ("pool", "remote", "scheduler")}
 
 
 def test_options_pick_the_address_from_the_option_then_the_environment():

@@ -97,6 +97,8 @@ def _show(outcome: RunOutcome, title: str, quiet: bool) -> None:
         f"cache this run: {c.hits} completions from cache, {c.generated} generated",
         soft_wrap=True,
     )
+    if outcome.summary.failures:
+        console.print(f"{outcome.summary.failures} attempts lost to a dead worker or replica were retried (summary.json)")
 
 
 STRATEGY = typer.Option("cot", "--strategy", "-s", help="A registered searcher (reason list searchers).")

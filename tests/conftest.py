@@ -26,3 +26,18 @@ def bundled_model_path() -> str:
     from reason.models import resolve_model
 
     return resolve_model(None).path
+
+
+@pytest.fixture(scope="session")
+def lean_checker():
+    """The WebAssembly Lean checker, shared by the whole session: installed first when absent
+    (`reason lean install`'s own installer, so a fresh clone tests what users get), started once."""
+    from verifiers.lean_backend import lean_backend
+    from verifiers.lean_install import install, installed
+
+    if installed() is None:
+        install()
+    checker = lean_backend("wasm")
+    checker.start()
+    yield checker
+    checker.close()

@@ -22,7 +22,12 @@ from typing import Literal
 from pydantic import Field
 
 from reason.types import Frozen, Problem, Verdict
-from verifiers.lean_backend import LeanMessage, LeanRun, LeanUnavailableError, lean_backend
+from verifiers.lean_backend import (
+    LeanMessage,
+    LeanRun,
+    LeanUnavailableError,
+    lean_backend,
+)
 
 UNAVAILABLE = "lean:unavailable"
 """The rule of an `error` verdict given because there is no Lean to run."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -19,7 +20,7 @@ lean_app = typer.Typer(help="The Lean 4 verifier: install, status, check.", no_a
 
 
 @lean_app.command("install")
-def install_command(force: bool = typer.Option(False, help="Download and unpack again even if installed.")) -> None:
+def install_command(force: Annotated[bool, typer.Option(help="Download and unpack again even if installed.")] = False) -> None:
     """Install the pinned WebAssembly Lean and Node (integrity-checked) into the cache (once)."""
     if installed() is not None and not force:
         typer.echo(f"Lean is already installed in {lean_home()}")
@@ -28,7 +29,7 @@ def install_command(force: bool = typer.Option(False, help="Download and unpack 
     started = time.monotonic()
     try:
         where = install(force=force)
-    except Exception as exc:  # noqa: BLE001 - one line for the user, not a traceback
+    except Exception as exc:
         typer.echo(f"Lean install failed: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"Installed in {where.home} ({time.monotonic() - started:.0f} s)")
@@ -52,9 +53,9 @@ def status_command() -> None:
 
 @lean_app.command("check")
 def check_command(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A Lean 4 file (Init and Std only; no Mathlib)."),
-    timeout: float = typer.Option(60.0, help="Seconds for the check (loading the WebAssembly Lean is extra)."),
-    allow_native_decide: bool = typer.Option(False, help="Accept proofs by native_decide."),
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A Lean 4 file (core Lean: Init; no Mathlib).")],
+    timeout: Annotated[float, typer.Option(help="Seconds for the check (starting the WebAssembly Lean is extra).")] = 60.0,
+    allow_native_decide: Annotated[bool, typer.Option(help="Accept proofs by native_decide.")] = False,
 ) -> None:
     """Check a Lean file: exit 0 when it passes (no errors, no sorry), 1 otherwise."""
     config = LeanConfig(timeout_s=timeout, allow_native_decide=allow_native_decide)

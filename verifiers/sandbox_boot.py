@@ -124,7 +124,7 @@ def main() -> None:
     sys.argv = [path]
     namespace = {"__name__": "__main__", "__file__": path, "__builtins__": __builtins__}
     try:
-        exec(compile(source, path, "exec"), namespace)
+        exec(compile(source, path, "exec"), namespace)  # noqa: S102 - running the program is the point
     except SystemExit:
         raise
     except BaseException as exc:  # noqa: BLE001 - every failure of the program becomes an exit code

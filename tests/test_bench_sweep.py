@@ -12,6 +12,8 @@ from reason.bench.sweep import (
     run_slug,
     run_sweep,
 )
+from reason.api import make_searcher
+from reason.budget import Budget
 from reason.registry import registry
 from reason.searcher import SearcherConfig
 
@@ -20,12 +22,12 @@ def test_budget_table_maps_tokens_to_each_strategys_knobs():
     assert budget_params("cot", 1000, 100.0) == {}
     assert budget_params("self-consistency", 1000, 120.0) == {"n": 8}
     assert budget_params("self-consistency", 100, 120.0) is None  # not even one solution fits
-    assert set(BUDGET_MAPPERS) >= {"cot", "self-consistency", "best-of-n", "beam"}
+    assert set(BUDGET_MAPPERS) >= {"cot", "self-consistency", "best-of-n"}
 
 
 def test_strategies_outside_the_table_use_a_budget_field_or_n():
     class Budgeted(SearcherConfig):
-        budget: int = 0
+        budget: Budget = Budget()
 
     class Sampled(SearcherConfig):
         n: int = 1
@@ -36,7 +38,7 @@ def test_strategies_outside_the_table_use_a_budget_field_or_n():
     for name, cls in (("budgeted", Budgeted), ("sampled", Sampled), ("fixed", Fixed)):
         registry.register("searcher", name, cls)
     try:
-        assert budget_params("budgeted", 512, 100.0) == {"budget": 512}
+        assert budget_params("budgeted", 512, 100.0) == {"budget": {"tokens": 512}}
         assert budget_params("sampled", 512, 100.0) == {"n": 5}
         assert budget_params("fixed", 512, 100.0) == {}
     finally:
@@ -44,16 +46,11 @@ def test_strategies_outside_the_table_use_a_budget_field_or_n():
             registry.unregister("searcher", name)
 
 
-def test_beam_width_goes_to_whichever_width_knob_the_searcher_has():
-    class Beam(SearcherConfig):
-        beam_width: int = 2
-        max_steps: int = 8
-
-    registry.register("searcher", "beam", Beam)
-    try:
-        assert budget_params("beam", 800, 200.0) == {"beam_width": 4}
-    finally:
-        registry.unregister("searcher", "beam")
+def test_tree_searchers_get_the_budget_as_their_hard_token_cap():
+    for name in ("beam", "mcts", "dvts"):
+        params = budget_params(name, 800, 200.0)
+        assert params == {"budget": {"tokens": 800}}
+        make_searcher(name, **params)  # the real searcher accepts it
 
 
 def test_run_slug():

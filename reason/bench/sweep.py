@@ -1,15 +1,14 @@
 """Budget-matched comparisons: each strategy run at the same generated-token budgets.
 
-No searcher takes a token budget of its own yet, so a small table maps a budget (mean
-generated policy tokens per problem) to each strategy's own knobs, using an estimate of
-tokens per full solution (`per_sample`: given, or measured by a CoT pass first):
+A small table maps a budget B (generated policy tokens per problem) to each strategy's own
+knobs, using an estimate of tokens per full solution (`per_sample`: given, or measured by a
+CoT pass first):
 
 | strategy | knobs for budget B |
 | --- | --- |
 | cot | none: one greedy solution whatever B (one point) |
-| self-consistency, best-of-n | n = B // per_sample |
-| beam | beam width (`beam_width`, `width` or `n`, whichever it has) = B // per_sample |
-| any other | `budget=B` if it has a `budget` field, else n as above if it has `n`, else one point |
+| self-consistency, best-of-n | n = B // per_sample (their hard budget would cut n by the worst case, max_tokens per sample) |
+| any other (beam, mcts, ...) | its hard cap `budget={"tokens": B}` if it has a `budget` field, else n as above if it has `n`, else one point |
 
 A budget too small for one solution is skipped; budgets that map to the same knobs run
 once. Plots and tables use the *measured* mean generated tokens, not the nominal
@@ -51,15 +50,9 @@ def _n_samples(budget: int, per_sample: float, fields: Fields) -> dict[str, Any]
     return {"n": n} if n >= 1 else None
 
 
-def _beam_width(budget: int, per_sample: float, fields: Fields) -> dict[str, Any] | None:
-    knob = next((k for k in ("beam_width", "width", "n") if k in fields), None)
-    width = int(budget // per_sample)
-    return {knob: width} if knob and width >= 1 else None
-
-
 def _generic(budget: int, per_sample: float, fields: Fields) -> dict[str, Any] | None:
     if "budget" in fields:
-        return {"budget": budget}
+        return {"budget": {"tokens": budget}}
     return _n_samples(budget, per_sample, fields) if "n" in fields else {}
 
 
@@ -67,7 +60,6 @@ BUDGET_MAPPERS: dict[str, BudgetMapper] = {
     "cot": _one_solution,
     "self-consistency": _n_samples,
     "best-of-n": _n_samples,
-    "beam": _beam_width,
 }
 
 

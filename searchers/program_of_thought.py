@@ -1,7 +1,8 @@
 """Program of thought: the model writes a Python program, the sandbox runs it, what it prints is the answer.
 
-Each sample is a completion of the "pot" prompt (reason/prompts/pot.toml); its program (the
-last fenced Python block, or the whole text when that is a program) runs in the sandbox, and
+Each sample is a completion of the "pot" prompt (reason/prompts/pot.toml) whose assistant turn
+is opened with a ```python fence, so even a small model continues with code, stopped at the
+closing fence. The program runs in the sandbox, and
 the answer is read from the program's output by the problem's own task style (so a program
 that prints "The answer is 18" gives "18"), falling back to the last printed line. A sample
 whose program is missing, fails or hits a limit has no answer. With n > 1 the answers are
@@ -27,6 +28,8 @@ from verifiers.sandbox import Sandbox, SandboxLimits, SandboxResult
 
 PROMPT_STYLE = "pot"
 """The task style whose system and user templates ask for a program."""
+FENCE_START, FENCE_END = "```python\n", "```"
+"""The assistant's turn is opened with a code fence, so the model continues a program; the closing fence stops it."""
 
 
 class ProgramOfThought(SearcherConfig):
@@ -44,14 +47,22 @@ class ProgramOfThought(SearcherConfig):
     def search(self, problem: Problem, generator: Generator) -> SearchResult:
         started = time.perf_counter()
         metered = BudgetedGenerator(generator, self.budget)
-        params = SamplingParams(temperature=self.temperature, max_tokens=self.max_tokens, n=self.n, seed=self.seed)
-        drawn = draw(metered, task_style(problem.task), task_style(PROMPT_STYLE).prompt(problem), params)
+        params = SamplingParams(
+            temperature=self.temperature, max_tokens=self.max_tokens, n=self.n, seed=self.seed, stop=(FENCE_END,)
+        )
+        prompt = task_style(PROMPT_STYLE).prompt(problem).extended(FENCE_START)
+        drawn = [_fenced(s) for s in draw(metered, task_style(problem.task), prompt, params)]
         sandbox = Sandbox(self.limits)
         runs = [run_program(problem, sample, sandbox) for sample in drawn]
         samples = [sample for sample, _ in runs]
         trace = {"runs": [record for _, record in runs]}
         prompt_tokens = metered.prompt_tokens // max(1, metered.calls)
         return finish(self.strategy, problem, samples, metered.compute(), started, tree=sample_tree(samples, prompt_tokens), trace=trace)
+
+
+def _fenced(sample: Sample) -> Sample:
+    """The sample's text as the whole fenced program (the opening fence was in the prompt)."""
+    return sample.model_copy(update={"text": f"{FENCE_START}{sample.text.rstrip()}\n{FENCE_END}"})
 
 
 def run_program(problem: Problem, sample: Sample, sandbox: Sandbox) -> tuple[Sample, dict]:

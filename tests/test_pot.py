@@ -15,7 +15,8 @@ EGGS = Problem(question="Janet has 3 boxes of 6 eggs and eats 2. How many are le
 
 
 def fenced(code: str) -> str:
-    return f"Let me compute it.\n```python\n{code}\n```\n"
+    """What the model writes after the opening fence the searcher puts in its turn (the closing fence stops it)."""
+    return code + "\n"
 
 
 def test_the_program_output_is_the_answer():
@@ -25,7 +26,9 @@ def test_the_program_output_is_the_answer():
     [run] = result.trace["runs"]
     assert run["status"] == "pass" and run["stdout"] == "16\n"
     assert "boxes * 6" in run["program"]
-    assert "python" in gen.calls[0].prompts[0].lower()  # the pot prompt asked for a program
+    assert gen.calls[0].prompts[0].endswith("assistant: ```python\n")  # the model's turn opens a program
+    assert gen.calls[0].params.stop == ("```",)
+    assert result.samples[0].text == "```python\nboxes = 3\neggs = boxes * 6 - 2\nprint(eggs)\n```"
 
 
 def test_printed_sentence_is_read_with_the_task_rules():
@@ -38,7 +41,8 @@ def test_printed_sentence_is_read_with_the_task_rules():
     [
         (fenced("print(1 / 0)"), "fail"),
         (fenced("while True:\n    pass"), "timeout"),
-        ("I think the answer is 12.", "no-program"),
+        ("I think the answer is 12.", "fail"),
+        ("   ", "no-program"),
         (fenced("import socket\nsocket.create_connection(('127.0.0.1', 80))"), "error"),
     ],
 )
@@ -68,6 +72,7 @@ def test_program_of_thought_on_the_bundled_model(vllm_generator):
     problems = load_dataset("gsm8k").problems[:3]
     metered = MeteredGenerator(vllm_generator)
     searcher = ProgramOfThought(max_tokens=96, seed=0)
+    executed = 0
     for problem in problems:
         result = searcher.search(problem, metered)
         [sample] = result.samples
@@ -79,7 +84,9 @@ def test_program_of_thought_on_the_bundled_model(vllm_generator):
             continue
         assert run["program"] in sample.text  # the code came from the model's own text
         assert run["status"] in ("pass", "fail", "error", "timeout")
+        executed += 1
         assert sample.answer == run["answer"]  # the recorded answer is the sandbox's, not the text's
         if run["status"] != "pass":
             assert sample.answer is None
     assert metered.calls == len(problems)
+    assert executed >= 1  # the opened fence makes even this small model write code, which the sandbox ran

@@ -51,7 +51,7 @@ def extract_program(text: str) -> str | None:
     """
     blocks = _FENCE.findall(text)
     if blocks:
-        return blocks[-1]
+        return blocks[-1] if blocks[-1].strip() else None
     stripped = text.strip()
     if "print(" in stripped and "\n" in stripped:
         try:

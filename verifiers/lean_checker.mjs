@@ -184,7 +184,8 @@ function ready() {
   }));
   fs.renameSync(path.join(requestDir, 'ready.part'), path.join(requestDir, 'ready'));
   printed = [];
-  setInterval(poll, 10);
+  fs.watch(requestDir, poll); // wake on a new request at once, without busy polling
+  setInterval(poll, 500); // parent, stop file, and any missed event
 }
 
 const Module = {

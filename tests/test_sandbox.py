@@ -123,3 +123,12 @@ def test_isolation_is_reported():
 @pytest.mark.parametrize("code", ["import sys; sys.exit(0)", "raise SystemExit(0)", "import os; os._exit(0)"])
 def test_explicit_successful_exits_pass(code):
     assert run_code(code).status == "pass"
+
+
+def test_without_namespaces_only_the_work_dir_is_writable(tmp_path):
+    outside = tmp_path / "outside.txt"
+    code = f"open('inside.txt', 'w').write('ok')\nopen({str(outside)!r}, 'w').write('no')"
+    result = Sandbox(SandboxLimits(namespaces=False)).run(code)
+    assert result.isolation == "rlimits"
+    assert (result.status, result.limit) == ("error", "blocked")
+    assert "inside" not in result.stderr and not outside.exists()

@@ -1,8 +1,9 @@
 """Hostile programs in the sandbox, each with an assertion on what actually happened on the host.
 
-Every attack runs twice where the platform allows it: with the Python guards (the default) and
-without them, so the operating-system wall (namespaces, own uid, rlimits) is shown to hold on its
-own. An autouse fixture checks after each test that no process of the run is left.
+Every attack runs in three modes: the default (namespaces and the Python guards); the operating
+system's wall alone (namespaces, own uid and rlimits, no guards: root only), so it is shown to
+hold by itself; and the guards alone over rlimits (what a machine without namespaces gets). An
+autouse fixture checks after each test that no process of the run is left.
 """
 
 from __future__ import annotations
@@ -20,13 +21,16 @@ import pytest
 
 from verifiers.sandbox import _UID_BASE, _UID_SPAN, Sandbox, SandboxLimits
 
-GUARDS = [pytest.param(True, id="guards"), pytest.param(False, id="os-only")]
+MODES = {"default": (True, True), "os-only": (False, True), "guards-only": (True, False)}
+"""Mode name -> (Python guards, namespaces)."""
+GUARDS = [pytest.param(name, id=name) for name in MODES]
 
 
-def sandbox(guards: bool, **limits) -> Sandbox:
+def sandbox(mode: str, **limits) -> Sandbox:
+    guards, namespaces = MODES[mode]
     if not guards and os.geteuid() != 0:
         pytest.skip("without the Python guards only a root run (namespaces + own uid) is expected to contain this")
-    return Sandbox(SandboxLimits(python_guards=guards, **limits))
+    return Sandbox(SandboxLimits(python_guards=guards, namespaces=namespaces, **limits))
 
 
 def _sandbox_processes() -> list[str]:

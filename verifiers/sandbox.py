@@ -70,6 +70,8 @@ class SandboxLimits(Frozen):
     """Bytes kept of stdout and of stderr; printing more than this kills the run."""
     python_guards: bool = True
     """Audit hooks refusing sockets, processes, ctypes and file writes outside the work dir."""
+    namespaces: bool = True
+    """Isolate with namespaces (and an own uid as root) where the kernel allows; False: rlimits and guards only."""
 
 
 class SandboxResult(Frozen):
@@ -254,11 +256,11 @@ def _launcher_settings(limits: SandboxLimits, work: Path, status_fd: int, uid: i
         "RLIMIT_NOFILE": limits.open_files,
         "RLIMIT_CORE": 0,
     }
-    policy = {"guards": limits.python_guards, "hidden": hidden, "keep": keep, "writable": ["/tmp", "/dev/shm"]}
+    policy = {"guards": limits.python_guards, "hidden": hidden, "keep": keep}
     return {
         "work": str(work), "status_fd": status_fd, "uid": uid, "hidden": hidden, "keep": keep,
         "tmpfs_mb": limits.scratch_mb, "rlimits": rlimits, "boot": str(_BOOT),
-        "boot_args": [json.dumps(policy)], "env": _scrubbed_env(work),
+        "policy": policy, "env": _scrubbed_env(work), "namespaces": limits.namespaces,
     }
 
 

@@ -51,7 +51,7 @@ def make_guard(writable: tuple[str, ...], hidden: tuple[str, ...], keep: tuple[s
         writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or bool((flags or 0) & _WRITE_FLAGS)
         if writing and not _under(path, writable + ("/dev/null",)):
             raise SandboxBlocked(f"sandbox: writing {path} is not allowed")
-        if (_under(path, hidden) and not _under(path, keep)) or _other_process(path):
+        if (_under(path, hidden) and not _under(path, keep + writable)) or _other_process(path):
             raise SandboxBlocked(f"sandbox: reading {path} is not allowed")
 
     def check_path_change(event: str, args: tuple) -> None:
@@ -118,7 +118,7 @@ def main() -> None:
     with open(path, encoding="utf-8", errors="replace") as fh:
         source = fh.read()
     if policy["guards"]:
-        writable = (work, *policy["writable"])
+        writable = tuple(policy["writable"])
         sys.addaudithook(make_guard(writable, tuple(policy["hidden"]), tuple(policy["keep"])))
         _close_unaudited_spawn()
     sys.argv = [path]

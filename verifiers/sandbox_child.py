@@ -104,6 +104,8 @@ def isolate(cfg: dict) -> str:
     module), whatever was applied stays and the run continues under rlimits and the guards.
     """
     as_root = os.geteuid() == 0
+    if not cfg["namespaces"]:
+        return "rlimits"
     try:
         _enter_namespaces(as_root)
         _hide_and_keep(cfg["hidden"], cfg["keep"], cfg["work"], cfg["tmpfs_mb"])
@@ -139,10 +141,18 @@ def _start_worker(cfg: dict, uid: int | None) -> int:
         _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         os.chdir(cfg["work"])
         _set_limits(cfg["rlimits"])
-        os.execve(sys.executable, [sys.executable, "-I", cfg["boot"], *cfg["boot_args"]], cfg["env"])
+        policy, env = _worker_policy(cfg, isolated=uid is not None or os.path.ismount(cfg["work"]))
+        os.execve(sys.executable, [sys.executable, "-I", cfg["boot"], json.dumps(policy)], env)
     except BaseException as exc:  # noqa: BLE001 - the child must never return into the launcher
         os.write(2, f"sandbox: worker did not start: {exc}\n".encode())
     os._exit(127)
+
+
+def _worker_policy(cfg: dict, isolated: bool) -> tuple[dict, dict]:
+    """The guards' writable roots and the worker's TMPDIR: the private /tmp when isolated, else only the work dir."""
+    scratch = ["/tmp", "/dev/shm"] if isolated else []
+    env = {**cfg["env"], "TMPDIR": "/tmp" if isolated else cfg["work"]}
+    return {**cfg["policy"], "writable": [cfg["work"], *scratch]}, env
 
 
 def _wait_for(worker: int) -> int:

@@ -110,3 +110,8 @@ def test_substitution_into_the_equation(verifier, candidate, status):
 
 def test_registered_as_code():
     assert registry.get("verifier", "code") is CodeVerifier
+
+
+def test_unknown_check_names_are_refused():
+    with pytest.raises(ValueError, match="unknown check"):
+        CodeVerifier(checks=("program", "oracle"))

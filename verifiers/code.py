@@ -27,11 +27,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from reason.types import Frozen, Problem, Verdict
 from verifiers.sandbox import Sandbox, SandboxLimits, SandboxResult
 
+_CHECK_NAMES = ("program", "arithmetic", "substitution")
+"""The names in `CHECKS` (defined below, after the checks themselves)."""
 _FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 
 
@@ -42,6 +44,14 @@ class CodeVerifierConfig(Frozen):
     """Sandbox limits for each run (SymPy's import alone takes seconds on a busy machine)."""
     rel_tol: float = Field(default=1e-6, gt=0)
     """Tolerance for comparing a claimed decimal result with the recomputed one."""
+
+    @field_validator("checks")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [name for name in value if name not in _CHECK_NAMES]
+        if unknown:
+            raise ValueError(f"unknown check(s) {unknown}; checks: {', '.join(_CHECK_NAMES)}")
+        return value
 
 
 def extract_program(text: str) -> str | None:

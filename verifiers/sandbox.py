@@ -20,6 +20,7 @@ Leaves out: languages other than Python, stdin for the program, and GPU access.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -44,6 +45,13 @@ Limit = Literal["wall_time", "cpu_time", "memory", "processes", "file_size", "op
 
 _HERE = Path(__file__).resolve().parent
 _LAUNCHER, _BOOT = _HERE / "sandbox_child.py", _HERE / "sandbox_boot.py"
+
+
+@functools.cache
+def _boot_source() -> str:
+    """The worker's bootstrap, passed as source: the private mounts can hide the file's own folder
+    (a checkout under /tmp is under the sandbox's fresh /tmp)."""
+    return _BOOT.read_text("utf-8")
 _EXIT_LIMITS: dict[int, Limit] = {101: "memory", 102: "file_size", 103: "open_files", 104: "processes", 105: "blocked"}
 _SIGNAL_LIMITS: dict[int, Limit] = {signal.SIGXCPU: "cpu_time", signal.SIGXFSZ: "file_size"}
 _UID_BASE, _UID_SPAN = 1_800_000_000, 100_000_000
@@ -259,7 +267,7 @@ def _launcher_settings(limits: SandboxLimits, work: Path, status_fd: int, uid: i
     policy = {"guards": limits.python_guards, "hidden": hidden, "keep": keep}
     return {
         "work": str(work), "status_fd": status_fd, "uid": uid, "hidden": hidden, "keep": keep,
-        "tmpfs_mb": limits.scratch_mb, "rlimits": rlimits, "boot": str(_BOOT),
+        "tmpfs_mb": limits.scratch_mb, "rlimits": rlimits, "boot_source": _boot_source(),
         "policy": policy, "env": _scrubbed_env(work), "namespaces": limits.namespaces,
     }
 

@@ -10,7 +10,7 @@ stdin. Standard library only, because it runs before (and outside) the package's
    re-mounted read-only where it lives under them); everything else read-only; a fresh /proc;
    as root, a uid of its own that owns nothing on the host. Where namespaces are refused it
    falls back to resource limits and the Python guards alone, and says so;
-3. starts the worker (a fresh `python -I sandbox_boot.py`) under resource limits and waits for it.
+3. starts the worker (a fresh `python -I -c <sandbox_boot.py's source>`) under resource limits and waits for it.
    With a PID namespace the launcher's child is the namespace's init: when it exits, the kernel
    kills every process left inside, which is how no process outlives a run.
 
@@ -142,7 +142,7 @@ def _start_worker(cfg: dict, uid: int | None) -> int:
         os.chdir(cfg["work"])
         _set_limits(cfg["rlimits"])
         policy, env = _worker_policy(cfg, isolated=uid is not None or os.path.ismount(cfg["work"]))
-        os.execve(sys.executable, [sys.executable, "-I", cfg["boot"], json.dumps(policy)], env)
+        os.execve(sys.executable, [sys.executable, "-I", "-c", cfg["boot_source"], json.dumps(policy)], env)
     except BaseException as exc:  # noqa: BLE001 - the child must never return into the launcher
         os.write(2, f"sandbox: worker did not start: {exc}\n".encode())
     os._exit(127)

@@ -6,7 +6,6 @@ never a traceback. Leaves out: batch runs — `reason bench` lives in its own su
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shlex
@@ -17,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from reason.errors import ConfigError, ReasonError
+from reason.params import parse_pairs
 from reason.registry import GROUPS, registry
 from reason.types import SearchResult
 
@@ -30,20 +30,7 @@ def _fail(exc: ReasonError) -> typer.Exit:
 
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:
-    """`key=value` pairs; values are read as JSON when they parse, else kept as text.
-
-    Example: ["n=8", "temperature=0.7", "aggregate=min"] -> {"n": 8, "temperature": 0.7, "aggregate": "min"}
-    """
-    params: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"parameter {pair!r} is not key=value")
-        try:
-            params[key.strip().replace("-", "_")] = json.loads(raw)
-        except json.JSONDecodeError:
-            params[key.strip().replace("-", "_")] = raw
-    return params
+    return parse_pairs(pairs, "parameter")
 
 
 def _backend_options(backend: str, model: str | None, base_url: str | None) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from reason.bench.runner import RunConfig, RunOutcome, run_benchmark
 from reason.bench.sweep import SweepConfig, run_sweep
 from reason.distributed import RayOptions
 from reason.errors import ConfigError, ReasonError
+from reason.params import parse_pairs
 
 console = Console()
 
@@ -52,20 +53,6 @@ bench_app = typer.Typer(
     no_args_is_help=True,
     help="Benchmark runs: `reason bench DATASET ...` (= `run`), `rescore RUN_DIR`, `sweep DATASET`.",
 )
-
-
-def parse_pairs(pairs: list[str] | None, what: str) -> dict[str, Any]:
-    """["n=8", "stop=[\\"x\\"]", "model=foo"] -> {"n": 8, "stop": ["x"], "model": "foo"}."""
-    result: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"{what} {pair!r} is not key=value")
-        try:
-            result[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            result[key.strip()] = raw
-    return result
 
 
 def _searcher_params(pairs: list[str] | None, n: int | None, temperature: float | None,

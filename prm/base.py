@@ -16,11 +16,10 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import Field
-
 from reason.errors import ConfigError, PRMError
 from reason.generator import Generator, MeteredGenerator
-from reason.types import Compute, Frozen, Problem
+from reason.registry import ComponentSpec, component_choice
+from reason.types import Compute, Problem
 
 StepsBatch = Sequence[Sequence[str]]
 Aggregation = Callable[[Sequence[float]], float]
@@ -74,30 +73,13 @@ def aggregate(name: str, scores: Sequence[float]) -> float:
     return aggregation(name)(scores) if scores else 0.0
 
 
-class PRMSpec(Frozen):
-    """A registered PRM by name, with its constructor parameters."""
-
-    name: str
-    params: dict[str, Any] = Field(default_factory=dict)
+PRMSpec = ComponentSpec
+"""A registered PRM by name, with its constructor parameters."""
 
 
 def prm_choice(value: Any) -> Any:
     """Validate what a searcher config was given as its PRM (name, spec, dict or PRM object)."""
-    from reason.registry import (
-        registry,  # late: the registry discovers entry points on first use
-    )
-
-    if isinstance(value, str):
-        value = PRMSpec(name=value)
-    elif isinstance(value, dict):
-        value = PRMSpec(**value)
-    if isinstance(value, PRMSpec):
-        if value.name not in registry.names("prm"):
-            raise ConfigError(f"unknown prm {value.name!r}; registered prms: {', '.join(registry.names('prm'))}")
-        return value
-    if isinstance(value, PRM):
-        return value
-    raise ConfigError(f"a PRM is a registered name, a PRMSpec or an object with score(); got {type(value).__name__}")
+    return component_choice("prm", value, PRM, "prm", "an object with score()")
 
 
 def build_prm(choice: Any) -> PRM:

@@ -19,7 +19,10 @@ import os
 from importlib.metadata import entry_points
 from typing import Any
 
+from pydantic import Field
+
 from reason.errors import ConfigError, UnknownComponentError
+from reason.types import Frozen
 
 logger = logging.getLogger(__name__)
 
@@ -110,3 +113,31 @@ def _import_target(target: str) -> Any:
 
 registry = Registry()
 """The process-wide registry."""
+
+
+class ComponentSpec(Frozen):
+    """A registered component by name, with its constructor parameters."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+def component_choice(group: str, value: Any, instance_of: type, label: str, objects: str) -> Any:
+    """Validate a component given by config: a registered name, a ComponentSpec (or a dict of
+    one), or an object that already is one (`instance_of`, a runtime-checkable protocol).
+
+    `label` names it in errors ("prm", "base searcher"); `objects` says what objects are accepted.
+    Example: component_choice("prm", "llm-judge", PRM, "prm", "...") -> ComponentSpec(name="llm-judge")
+    """
+    if isinstance(value, str):
+        value = ComponentSpec(name=value)
+    elif isinstance(value, dict):
+        value = ComponentSpec(**value)
+    if isinstance(value, ComponentSpec):
+        known = registry.names(group)
+        if value.name not in known:
+            raise ConfigError(f"unknown {label} {value.name!r}; registered {group}s: {', '.join(known)}")
+        return value
+    if isinstance(value, instance_of):
+        return value
+    raise ConfigError(f"a {label} is a registered name, a spec (name and params) or {objects}; got {type(value).__name__}")

@@ -18,36 +18,19 @@ from pydantic import BaseModel, Field, field_validator
 from reason.budget import Budget
 from reason.errors import ConfigError
 from reason.generator import Generator
+from reason.registry import ComponentSpec, component_choice
 from reason.searcher import Searcher
 from reason.tree import ROOT, SearchTree, graph_from_json
-from reason.types import Compute, Frozen, Problem, Sample, SamplingParams, SearchResult
+from reason.types import Compute, Problem, Sample, SamplingParams, SearchResult
 from searchers.sampling import sample_solutions, sample_tree
 
-
-class SearcherSpec(Frozen):
-    """A registered searcher by name, with its parameters."""
-
-    name: str
-    params: dict[str, Any] = Field(default_factory=dict)
+SearcherSpec = ComponentSpec
+"""A registered searcher by name, with its parameters."""
 
 
 def searcher_choice(value: Any) -> Any:
     """Validate a `base`: a registered name, a SearcherSpec (or dict of one), or a searcher object."""
-    from reason.registry import registry
-
-    if isinstance(value, str):
-        value = SearcherSpec(name=value)
-    elif isinstance(value, dict):
-        value = SearcherSpec(**value)
-    if isinstance(value, SearcherSpec):
-        if value.name not in registry.names("searcher"):
-            raise ConfigError(
-                f"unknown base searcher {value.name!r}; searchers: {', '.join(registry.names('searcher'))}"
-            )
-        return value
-    if isinstance(value, Searcher):
-        return value
-    raise ConfigError(f"a base searcher is a registered name, a SearcherSpec or a searcher; got {type(value).__name__}")
+    return component_choice("searcher", value, Searcher, "base searcher", "a searcher")
 
 
 def build_searcher(choice: Any) -> Searcher:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from reason.types import Completion, Compute, Prompt, SamplingParams
+from reason.types import EOS, Completion, Compute, Prompt, SamplingParams
 
 
 def render_transcript(prompt: Prompt) -> str:
@@ -23,6 +23,15 @@ def render_transcript(prompt: Prompt) -> str:
         return prompt
     lines = [f"{m.role}: {m.content}" for m in prompt.messages]
     return "\n".join(lines) + "\nassistant: " + prompt.assistant_prefix
+
+
+def vllm_stop_reason(finish_reason: str | None, reported: str | int | None) -> str | None:
+    """`Completion.stop_reason` from vLLM's report: the matched stop string or token id; None on a 'stop' is EOS."""
+    if finish_reason != "stop":
+        return None
+    if reported is None:
+        return EOS
+    return reported if isinstance(reported, str) else f"token {reported}"
 
 
 @runtime_checkable

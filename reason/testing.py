@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from reason.errors import GeneratorError
 from reason.generator import render_transcript
-from reason.types import ChatPrompt, Completion, Prompt, SamplingParams, TokenLogprob
+from reason.types import EOS, ChatPrompt, Completion, Prompt, SamplingParams, TokenLogprob
 
 Responder = Callable[[str, SamplingParams], str]
 """Gets the rendered prompt text and the params; returns one sample's text."""
@@ -64,11 +64,11 @@ class FakeGenerator:
         return [[self._complete(text, params) for _ in range(params.n)] for text in rendered]
 
     def _complete(self, prompt: str, params: SamplingParams) -> Completion:
-        text = self._next_text(prompt, params)
+        text, stop_reason = _stop(self._next_text(prompt, params), params.stop)
         words = text.split()
         finish = "stop"
         if len(words) > params.max_tokens:
-            words, finish = words[: params.max_tokens], "length"
+            words, finish, stop_reason = words[: params.max_tokens], "length", None
             text = " ".join(words)
         logprobs = None
         if params.logprobs is not None:
@@ -78,6 +78,7 @@ class FakeGenerator:
             token_ids=tuple(range(len(words))),
             logprobs=logprobs,
             finish_reason=finish,
+            stop_reason=stop_reason,
             prompt_tokens=len(prompt.split()),
             generated_tokens=len(words),
         )
@@ -92,6 +93,22 @@ class FakeGenerator:
 
     def close(self) -> None:
         pass
+
+
+def _stop(text: str, stops: Sequence[str]) -> tuple[str, str]:
+    """Where a scripted sample stops, and why.
+
+    At the first stop string in the text, like a real backend; a text ending in `EOS` ends
+    there as the model's own end; any other text is taken as ended by the first stop string
+    (scripted steps are written without their delimiter), or by EOS when there is none.
+    """
+    hits = [(text.find(s), s) for s in stops if s in text]
+    if hits:
+        at, stop = min(hits)
+        return text[:at], stop
+    if text.endswith(EOS):
+        return text[: -len(EOS)], EOS
+    return text, stops[0] if stops else EOS
 
 
 def by_prefix(steps: Mapping[str, Sequence[str]], default: str = "The answer is 0.") -> Responder:

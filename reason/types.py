@@ -63,6 +63,10 @@ class TokenLogprob(Frozen):
     top: tuple[TopLogprob, ...] = ()
 
 
+EOS = "<eos>"
+"""`Completion.stop_reason` of a sample the model itself ended (end-of-sequence token)."""
+
+
 class Completion(Frozen):
     """One generated sample."""
 
@@ -71,6 +75,9 @@ class Completion(Frozen):
     logprobs: tuple[TokenLogprob, ...] | None = None
     finish_reason: str = "stop"
     """'stop' (EOS or a stop string), 'length' (hit max_tokens), or a backend's own reason."""
+    stop_reason: str | None = None
+    """What ended a 'stop' sample, when the backend says: the stop string that matched, or EOS
+    (the model ended its turn). None when the backend does not say, or the sample did not 'stop'."""
     prompt_tokens: int = 0
     generated_tokens: int = 0
     cached_prompt_tokens: int = 0

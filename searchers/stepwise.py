@@ -25,6 +25,7 @@ from reason.steps import FINAL_RULES, is_final
 from reason.tasks import TaskStyle, task_style
 from reason.tree import ROOT, SearchTree
 from reason.types import (
+    EOS,
     ChatPrompt,
     Completion,
     Problem,
@@ -103,7 +104,8 @@ class StepProposer:
         text = completion.text
         cut = completion.finish_reason == "length"  # continue mid-step, no delimiter in between
         depth = tree.node(parent)["depth"] + 1
-        terminal = not text.strip() or is_final(text, self.final_rules) or depth >= self.max_steps
+        ended = completion.stop_reason == EOS  # the model closed its answer: nothing follows this step
+        terminal = ended or not text.strip() or is_final(text, self.final_rules) or depth >= self.max_steps
         node = tree.add_child(
             parent,
             text=text,

@@ -46,3 +46,18 @@ def test_capability_predicates():
     assert not supports_prefix_cache(FakeGenerator())
     assert not supports_logprobs(object())
     assert supports_logprobs(MeteredGenerator(FakeGenerator()))
+
+
+def test_fake_generator_stops_like_a_backend_and_says_why():
+    from reason.types import EOS
+
+    gen = FakeGenerator(["a b\n\nc d", f"done{EOS}", "plain"], cycle=True)
+    params = SamplingParams(stop=("\n\n",), n=3)
+    first, ended, plain = gen.generate(["p"], params)[0]
+    assert (first.text, first.stop_reason) == ("a b", "\n\n")  # cut at the stop string, as vLLM does
+    assert (ended.text, ended.stop_reason) == ("done", EOS)  # the script marks the model's own end
+    assert (plain.text, plain.stop_reason) == ("plain", "\n\n")  # a scripted step ended by the delimiter
+    [[no_stops]] = gen.generate(["p"], SamplingParams())
+    assert no_stops.stop_reason == EOS
+    [[cut]] = FakeGenerator(["one two three"]).generate(["p"], SamplingParams(max_tokens=1))
+    assert cut.finish_reason == "length" and cut.stop_reason is None

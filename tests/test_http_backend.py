@@ -24,7 +24,7 @@ from reason.api import Engine
 from reason.backends.http_backend import HTTPGenerator
 from reason.errors import BackendUnavailableError, ConfigError, GeneratorError, ReasonError
 from reason.generator import MeteredGenerator, supports_logprobs, supports_prefix_cache, supports_request_seed
-from reason.types import ChatMessage, ChatPrompt, SamplingParams
+from reason.types import EOS, ChatMessage, ChatPrompt, SamplingParams
 from servers import free_port, vllm_server  # tests/ is on sys.path under pytest
 
 QUESTION = ChatPrompt(messages=(ChatMessage(role="user", content="What is 2+3?"),))
@@ -278,6 +278,18 @@ def test_usage_split_evenly_only_as_a_logged_fallback(make_gen, scripted, caplog
     assert "splitting usage.completion_tokens" in caplog.text
 
 
+def test_stop_reason_when_the_server_reports_it_and_unknown_when_not(make_gen, scripted):
+    _, script = scripted
+    reported = [("stop", "\n\n"), ("stop", None), ("stop", 13), ("length", None)]
+    choices = [{"index": i, "text": "x", "finish_reason": f, "stop_reason": r} for i, (f, r) in enumerate(reported)]
+    plain = [{"index": 0, "text": "x", "finish_reason": "stop"}]  # an OpenAI server: no stop_reason key
+    script.replies += [Reply(body={"choices": choices}), Reply(body={"choices": plain})]
+    gen = make_gen(model="m")
+    [samples] = gen.generate(["p"], SamplingParams(n=4, temperature=1))
+    assert [c.stop_reason for c in samples] == ["\n\n", EOS, "token 13", None]
+    assert gen.generate(["p"], SamplingParams())[0][0].stop_reason is None
+
+
 def test_wrong_number_of_choices_is_an_error(make_gen, scripted):
     _, script = scripted
     script.replies.append(Reply(body=echo("/completions", {"prompt": "p", "n": 1})))
@@ -407,6 +419,11 @@ def test_live_chat_with_stop_and_seed(live):
         assert all("\n" not in c.text and "." not in c.text for c in per_prompt)
     alone, again = (live.generate([QUESTION], params)[0] for _ in range(2))
     assert [c.text for c in alone] == [c.text for c in again]  # the per-request seed is honoured
+    # vLLM's server says which stop ended a sample: a stop string, or the model's own end
+    reasons = [c.stop_reason for per_prompt in outputs for c in per_prompt if c.finish_reason == "stop"]
+    assert reasons and set(reasons) <= {"\n", ".", EOS}, reasons
+    [[ended]] = live.generate([QUESTION], SamplingParams(temperature=0, max_tokens=200))
+    assert ended.finish_reason != "stop" or ended.stop_reason == EOS
 
 
 LONG_QUESTION = ChatPrompt(

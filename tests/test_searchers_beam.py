@@ -113,3 +113,16 @@ def test_dvts_subtrees_do_not_compete():
     assert _prefixes(gen.calls[1]) == ["A\n\n", "D\n\n"]
     assert [(c.answer, c.votes) for c in result.candidates] == [("1", 1), ("2", 1)]
     assert result.trace["subtrees"] == 2
+
+
+def test_a_step_the_model_ended_is_the_last_even_without_an_answer():
+    """EOS closes the solution: no call is spent asking an ended solution for its next step."""
+    from reason.types import EOS
+
+    steps = {"": ["First step", f"I give up.{EOS}"], "First step": ["The answer is 2."]}
+    gen = FakeGenerator(by_prefix(steps))
+    result = BeamSearch(n=2, width=1, prm=FakePRM(default=0.5)).search(Q, gen)
+    assert [_prefixes(c) for c in gen.calls] == [[""], ["First step\n\n"]]  # the ended one was not continued
+    ended = [d for _, d in result.tree.nodes(data=True) if d["text"] == "I give up."]
+    assert ended[0]["terminal"] and ended[0]["answer"] is None
+    assert result.answer == "2"

@@ -11,7 +11,7 @@ from reason.cli import app
 from reason.errors import ConfigError, ModelNotFoundError
 from reason.models import resolve_model
 from reason.registry import registry
-from reason.types import ChatMessage, ChatPrompt, SamplingParams
+from reason.types import EOS, ChatMessage, ChatPrompt, SamplingParams
 
 pytestmark = pytest.mark.model
 
@@ -61,9 +61,14 @@ def test_logprobs_per_token(vllm_generator):
     assert all(p.logprob == pytest.approx(p.top[0].logprob) for p in c.logprobs)
 
 
-def test_stop_string_ends_sample(vllm_generator):
+def test_stop_string_ends_sample_and_the_reason_is_reported(vllm_generator):
     [[c]] = vllm_generator.generate(["1, 2, 3, 4, 5, 6,"], SamplingParams(temperature=0, max_tokens=24, stop=("9",)))
-    assert "9" not in c.text and c.finish_reason in ("stop", "length")
+    assert "9" not in c.text and c.finish_reason == "stop" and c.stop_reason == "9"
+    chat = ChatPrompt(messages=(ChatMessage(role="user", content="Say only: yes"),))
+    [[ended]] = vllm_generator.generate([chat], SamplingParams(temperature=0, max_tokens=64))
+    assert ended.finish_reason == "stop" and ended.stop_reason == EOS  # the model closed its turn
+    [[cut]] = vllm_generator.generate(["1, 2, 3,"], SamplingParams(temperature=0, max_tokens=2))
+    assert cut.finish_reason == "length" and cut.stop_reason is None
 
 
 def test_assistant_prefix_is_continued_and_prefix_cache_hits(vllm_generator):

@@ -37,7 +37,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from reason.errors import BackendUnavailableError, ConfigError, GeneratorError
-from reason.generator import render_transcript
+from reason.generator import render_transcript, vllm_stop_reason
 from reason.types import ChatPrompt, Completion, Prompt, SamplingParams, TokenLogprob, TopLogprob
 
 logger = logging.getLogger(__name__)
@@ -289,8 +289,16 @@ def _choice(choice: dict[str, Any], chat: bool) -> _Choice:
         token_ids=tuple(ids or ()),
         logprobs=logprobs,
         finish_reason=choice.get("finish_reason") or "stop",
+        stop_reason=_stop_reason(choice),
     )
     return _Choice(completion, exact)
+
+
+def _stop_reason(choice: dict[str, Any]) -> str | None:
+    """vLLM-style servers add `stop_reason` (null on EOS); plain OpenAI servers say nothing: unknown."""
+    if "stop_reason" not in choice:
+        return None
+    return vllm_stop_reason(choice.get("finish_reason"), choice["stop_reason"])
 
 
 def _chat_logprobs(raw: dict[str, Any]) -> tuple[TokenLogprob, ...]:

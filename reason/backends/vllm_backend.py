@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reason.errors import BackendUnavailableError, ConfigError, GeneratorError
-from reason.generator import render_transcript
+from reason.generator import render_transcript, vllm_stop_reason
 from reason.models import resolve_model
 from reason.types import ChatPrompt, Completion, Prompt, SamplingParams, TokenLogprob, TopLogprob
 
@@ -176,6 +176,7 @@ class VLLMGenerator:
                 token_ids=tuple(o.token_ids),
                 logprobs=_logprobs(o) if o.logprobs is not None else None,
                 finish_reason=o.finish_reason or "stop",
+                stop_reason=vllm_stop_reason(o.finish_reason, o.stop_reason),
                 prompt_tokens=prompt_tokens,
                 generated_tokens=len(o.token_ids),
                 cached_prompt_tokens=cached,

@@ -1,13 +1,17 @@
 """Monte Carlo tree search over steps: UCT selection, expansion, evaluation, backpropagation.
 
-Each iteration walks from the root to a leaf, at each node taking the child with the
+Each iteration walks down from the root, at each node taking the child with the
 highest UCT score `Q + c_uct * sqrt(ln N(parent) / N(child))` (Q: mean backed-up
-value, N: visits). An open leaf is expanded into `children` next steps in one model
-call; each child is evaluated — by the PRM value of its path ("prm"), or by rolling
-the solution out to the end and scoring the whole of it ("rollout") — and that value
-is added to the child and every node above it (visits + 1, value_sum + value). A
-finished leaf is not expanded; its own value is backed up again. The answer is
-chosen among finished solutions by their mean backed-up value.
+value, N: visits), until it reaches a node with fewer than `children` children. That
+node is expanded by the missing next steps in one model call; each new child is
+evaluated — by the PRM value of its path ("prm"), or by rolling the solution out to
+the end in one call and scoring the whole of it ("rollout") — and the value is added
+to every node on the path (visits + 1, value_sum + value). A rollout stays in the
+tree as a chain of steps under its child (as in llm-reasoners' simulate), so later
+iterations branch from its steps on the cached prefix instead of throwing it away;
+a finished rollout is also a candidate solution. A finished leaf is not expanded;
+its own value is backed up again. The answer is chosen among finished solutions by
+their mean backed-up value.
 Leaves out: virtual loss / parallel leaf selection (one leaf per iteration).
 """
 
@@ -20,7 +24,6 @@ from typing import ClassVar
 from pydantic import Field, field_validator
 
 from reason.generator import Generator
-from reason.steps import split_steps
 from reason.tree import ROOT
 from reason.types import Problem, SamplingParams, SearchResult
 from searchers.stepwise import SearchRun, StepSearchConfig
@@ -61,17 +64,17 @@ class MCTS(StepSearchConfig):
         if leaf != ROOT and run.tree.node(leaf)["terminal"]:
             self._backup(run, leaf, run.value(leaf))
             return True
-        children = run.expand([leaf], self.children)
+        children = run.expand([leaf], self.children - len(run.tree.children(leaf)))
         if not children:
             return False
-        for child, value in zip(children, EVALUATIONS[self.evaluation](self, run, children)):
-            self._backup(run, child, value)
+        for bottom, value in EVALUATIONS[self.evaluation](self, run, children):
+            self._backup(run, bottom, value)
         return True
 
     def _select(self, run: SearchRun) -> int:
-        """Walk down by UCT until a node without children."""
+        """Walk down by UCT until a finished node or one with fewer than `children` children."""
         node = ROOT
-        while children := run.tree.children(node):
+        while len(children := run.tree.children(node)) >= self.children and not run.tree.node(node)["terminal"]:
             parent_visits = run.tree.node(node)["visits"]
             node = max(children, key=lambda c: self.uct(run, c, parent_visits))
         return node
@@ -94,34 +97,33 @@ def mean_value(run: SearchRun, node: int) -> float:
     return data["value_sum"] / data["visits"] if data["visits"] else 0.0
 
 
-def _prm_values(config: MCTS, run: SearchRun, children: list[int]) -> list[float]:
+def _prm_values(config: MCTS, run: SearchRun, children: list[int]) -> list[tuple[int, float]]:
+    """Each child valued by the PRM over its path."""
     run.score(children)
-    return [run.value(c) for c in children]
+    return [(c, run.value(c)) for c in children]
 
 
-def _rollout_values(config: MCTS, run: SearchRun, children: list[int]) -> list[float]:
-    """Finish each open child's solution in one call and value it by the PRM over the whole of it.
+def _rollout_values(config: MCTS, run: SearchRun, children: list[int]) -> list[tuple[int, float]]:
+    """Finish each open child's solution in one call, graft it under the child, value it by the PRM over all of it.
 
-    Children the budget cannot roll out, and finished ones, keep their own PRM value.
+    The value is backed up from the rollout's last step. Children the budget cannot roll
+    out, and finished ones, keep their own PRM value.
     """
-    run.score(children)
     open_children = [c for c in children if not run.tree.node(c)["terminal"]]
     policy = run.proposer.policy
-    count = policy.affordable(len(open_children), config.rollout_tokens)
-    rolled = open_children[:count]
-    if not rolled:
-        return [run.value(c) for c in children]
-    params = SamplingParams(temperature=config.temperature, max_tokens=config.rollout_tokens, seed=config.seed)
-    outputs = policy.generate([run.proposer.prompt.extended(run.tree.prefix(c)) for c in rolled], params)
-    steps = [run.tree.steps(c) + split_steps(out[0].text, config.delimiter) for c, out in zip(rolled, outputs)]
-    per_step = run.scorer.prm.score(run.problem, steps)
-    for child, out, scores in zip(rolled, outputs, per_step):
-        run.tree.update(child, rollout=out[0].text, rollout_value=run.scorer.aggregate(scores))
-    return [run.tree.node(c).get("rollout_value", run.value(c)) for c in children]
+    rolled = open_children[: policy.affordable(len(open_children), config.rollout_tokens)]
+    bottoms = {c: c for c in children}
+    if rolled:
+        params = SamplingParams(temperature=config.temperature, max_tokens=config.rollout_tokens, seed=config.seed)
+        outputs = policy.generate([run.proposer.prompt.extended(run.tree.prefix(c)) for c in rolled], params)
+        for child, out in zip(rolled, outputs):
+            bottoms[child] = ([child] + run.proposer.graft(run.tree, child, out[0]))[-1]
+    run.score([n for c in children for n in run.tree.path(bottoms[c]) if n not in run.tree.path(c)[:-1]])
+    return [(bottoms[c], run.value(bottoms[c])) for c in children]
 
 
-EVALUATIONS: dict[str, Callable[[MCTS, SearchRun, list[int]], list[float]]] = {
+EVALUATIONS: dict[str, Callable[[MCTS, SearchRun, list[int]], list[tuple[int, float]]]] = {
     "prm": _prm_values,
     "rollout": _rollout_values,
 }
-"""How MCTS values a new node, by name."""
+"""How MCTS values new nodes, by name: for each, the node to back up from and the value."""

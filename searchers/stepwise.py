@@ -101,21 +101,77 @@ class StepProposer:
     def _add(self, tree: SearchTree, parent: int, completion: Completion) -> int:
         if parent == ROOT:
             tree.update(ROOT, tokens=completion.prompt_tokens)
-        text = completion.text
         cut = completion.finish_reason == "length"  # continue mid-step, no delimiter in between
-        depth = tree.node(parent)["depth"] + 1
         ended = completion.stop_reason == EOS  # the model closed its answer: nothing follows this step
+        return self._add_step(tree, parent, completion.text, completion.generated_tokens, cut, ended)
+
+    def _add_step(self, tree: SearchTree, parent: int, text: str, tokens: int, cut: bool, ended: bool) -> int:
+        depth = tree.node(parent)["depth"] + 1
         terminal = ended or not text.strip() or is_final(text, self.final_rules) or depth >= self.max_steps
-        node = tree.add_child(
-            parent,
-            text=text,
-            sep="" if cut else self.params.stop[0],
-            tokens=completion.generated_tokens,
-            terminal=terminal,
-        )
+        sep = "" if cut else self.params.stop[0]
+        node = tree.add_child(parent, text=text, sep=sep, tokens=tokens, terminal=terminal)
         if terminal:
             tree.update(node, answer=self.style.extract(tree.prefix(node)))
         return node
+
+    def graft(self, tree: SearchTree, parent: int, completion: Completion) -> list[int]:
+        """Add a continuation of several steps (a rollout, generated without stop strings) as a chain under `parent`.
+
+        Returns the chain, top first. Its texts and separators rebuild the generated text
+        exactly, so children of any node on it reuse the rollout's cached prefix. The
+        generated tokens are split over the steps in proportion to their characters (the
+        sum is exact). The chain ends at the step that finishes the solution or reaches the
+        step cap; text after a finished step is dropped.
+        """
+        delimiter = self.params.stop[0]
+        segments = step_segments(completion.text, delimiter)
+        shares = apportion(completion.generated_tokens, [len(s) + len(delimiter) for s in segments])
+        room = self.max_steps - tree.node(parent)["depth"]
+        if len(segments) > room > 0:  # the step cap: the rest is one last step
+            segments = [*segments[: room - 1], delimiter.join(segments[room - 1 :])]
+            shares = [*shares[: room - 1], sum(shares[room - 1 :])]
+        chain, node = [], parent
+        for i, (text, tokens) in enumerate(zip(segments, shares)):
+            last = i == len(segments) - 1
+            ended = last and completion.finish_reason == "stop"  # no stop strings: only EOS stops it
+            cut = last and completion.finish_reason == "length"
+            node = self._add_step(tree, node, text, tokens, cut, ended)
+            chain.append(node)
+            if tree.node(node)["terminal"]:
+                break
+        return chain
+
+
+def step_segments(text: str, delimiter: str) -> list[str]:
+    """The text's steps, each carrying the blank steps before it, so that joining them with the delimiter gives the text back.
+
+    Example: step_segments("a\n\n\n\nb\n\n", "\n\n") -> ["a", "\n\nb\n\n"]
+    """
+    segments: list[str] = []
+    pending: list[str] = []
+    for part in text.split(delimiter):
+        pending.append(part)
+        if part.strip():
+            segments.append(delimiter.join(pending))
+            pending = []
+    if pending:  # blank text after the last step belongs to it (or is all there is)
+        return [*segments[:-1], delimiter.join([*segments[-1:], *pending])]
+    return segments
+
+
+def apportion(total: int, weights: Sequence[int]) -> list[int]:
+    """Split a whole number over weights, rounding at cumulative boundaries so the parts add up exactly.
+
+    Example: apportion(10, [1, 1, 1]) -> [3, 4, 3]
+    """
+    whole = sum(weights)
+    if not whole:
+        return [0] * (len(weights) - 1) + [total]
+    bounds, running = [0], 0
+    for weight in weights:
+        running += weight
+        bounds.append(round(total * running / whole))
+    return [b - a for a, b in zip(bounds, bounds[1:])]
 
 
 @dataclass(frozen=True)
@@ -127,13 +183,21 @@ class StepScorer:
     aggregate: Aggregation
 
     def score(self, tree: SearchTree, nodes: Sequence[int]) -> None:
-        """Score the nodes not scored yet, in one PRM call; an empty step inherits its parent's value."""
+        """Score the nodes not scored yet, in one PRM call; an empty step inherits its parent's value.
+
+        A node on the path of another one (a rollout's chain) takes its scores from that
+        path's: a PRM scores each step from the steps up to it, so one path serves all.
+        """
         todo = [n for n in nodes if tree.node(n)["value"] is None]
-        empty = [n for n in todo if not tree.node(n)["text"].strip()]
-        fresh = [n for n in todo if n not in empty]
-        for node, scores in zip(fresh, self.prm.score(self.problem, [tree.steps(n) for n in fresh])):
-            tree.update(node, score=scores[-1], value=self.aggregate(scores))
-        for node in empty:
+        waiting = set(todo)
+        written = {n for n in todo if tree.node(n)["text"].strip()}
+        inner = {a for n in written for a in tree.path(n)[:-1] if a in waiting}
+        bottoms = [n for n in todo if n in written and n not in inner]
+        for bottom, scores in zip(bottoms, self.prm.score(self.problem, [tree.steps(n) for n in bottoms])):
+            for node in (n for n in tree.path(bottom) if n in waiting and n in written):
+                count = len(tree.steps(node))
+                tree.update(node, score=scores[count - 1], value=self.aggregate(scores[:count]))
+        for node in sorted((n for n in todo if n not in written), key=lambda n: tree.node(n)["depth"]):
             parent = tree.node(tree.parent(node))  # type: ignore[arg-type]
             tree.update(node, score=parent["score"], value=parent["value"] or 0.0)
 

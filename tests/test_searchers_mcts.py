@@ -6,7 +6,7 @@ import pytest
 
 from reason.budget import Budget
 from reason.testing import FakeGenerator, FakePRM, by_prefix
-from reason.tree import ROOT
+from reason.tree import ROOT, SearchTree
 from reason.types import Problem
 from searchers.mcts import MCTS
 
@@ -55,23 +55,88 @@ def test_no_exploration_term_is_greedy():
     assert len(gen.calls) == 2
 
 
-def test_rollout_evaluation_values_a_child_by_its_finished_rollout():
+def _rollout_script(rollouts):
     steps = by_prefix(STEPS)
 
     def script(prompt, params):
         prefix = prompt.rsplit("assistant: ", 1)[-1]
         if not params.stop:  # a rollout: no step delimiter, the rest of the solution
-            return {"A\n\n": "A-roll\n\nThe answer is 5.", "B\n\n": "B-roll\n\nThe answer is 6."}[prefix]
+            return rollouts[prefix]
         return steps(prompt, params)
 
+    return script
+
+
+def test_rollout_evaluation_values_a_child_by_its_finished_rollout_kept_in_the_tree():
+    rollouts = {"A\n\n": "A-roll\n\nThe answer is 5.", "B\n\n": "B-roll\n\nThe answer is 6."}
     prm = FakePRM({"A-roll": 0.2, "B-roll": 0.9})
-    result = MCTS(iterations=1, children=2, evaluation="rollout", aggregation="min", prm=prm).search(
-        Q, FakeGenerator(script)
-    )
+    gen = FakeGenerator(_rollout_script(rollouts))
+    result = MCTS(iterations=1, children=2, evaluation="rollout", aggregation="min", prm=prm).search(Q, gen)
     nodes = _by_text(result)
     assert nodes["A"]["value_sum"] == pytest.approx(0.2) and nodes["B"]["value_sum"] == pytest.approx(0.5)
-    assert nodes["A"]["rollout"] == "A-roll\n\nThe answer is 5."
-    assert prm.history[-1] == [["A", "A-roll", "The answer is 5."], ["B", "B-roll", "The answer is 6."]]
+    # each rollout is a chain under its child, backed up from its last step, and a finished candidate
+    tree = result.tree
+    assert [tree.nodes[n]["text"] for n in tree.successors(next(n for n, d in tree.nodes(data=True) if d["text"] == "A"))] == ["A-roll"]
+    assert nodes["The answer is 5."]["terminal"] and nodes["The answer is 5."]["visits"] == 1
+    assert nodes["A-roll"]["value"] == pytest.approx(0.2) and nodes["A-roll"]["score"] == pytest.approx(0.2)
+    assert sorted(c.answer for c in result.candidates) == ["5", "6"]
+    assert prm.history == [[["A", "A-roll", "The answer is 5."], ["B", "B-roll", "The answer is 6."]]]  # one PRM call
+    # the rollout's tokens are in the tree: what was generated is what the tree holds
+    assert result.compute.generated_tokens == sum(d["tokens"] for n, d in tree.nodes(data=True) if n != ROOT)
+
+
+def test_a_rollout_step_is_branched_from_on_its_own_prefix():
+    """Iteration 2 selects A (higher value) and expands it by the one step its rollout did not give it."""
+    rollouts = {
+        "A\n\n": "A-roll\n\nThe answer is 5.",
+        "B\n\n": "B-roll\n\nThe answer is 6.",
+        "A\n\nA1\n\n": "The answer is 8.",
+    }
+    prm = FakePRM({"A": 0.9, "B": 0.1, "A-roll": 0.8, "B-roll": 0.2, "A1": 0.6}, default=0.5)
+    gen = FakeGenerator(_rollout_script(rollouts))
+    result = MCTS(iterations=2, children=2, evaluation="rollout", prm=prm).search(Q, gen)
+    expansions = [c for c in gen.calls if c.params.stop]
+    assert [c.params.n for c in expansions] == [2, 1]  # A already had its rollout's first step as a child
+    assert expansions[1].prompts[0].endswith("assistant: A\n\n")
+    assert [result.tree.nodes[n]["text"] for n in result.tree.successors(1)] == ["A-roll", "A1"]
+    nodes = _by_text(result)
+    assert nodes["A"]["visits"] == 2 and nodes["The answer is 8."]["terminal"]
+
+
+def _graft(text, finish_reason="stop", tokens=12, max_steps=8):
+    from reason.types import Completion
+
+    run = MCTS(max_steps=max_steps, prm=FakePRM()).start(Q, FakeGenerator([]))
+    completion = Completion(text=text, finish_reason=finish_reason, generated_tokens=tokens)
+    return run.tree.graph, run.proposer.graft(run.tree, ROOT, completion)
+
+
+def test_a_grafted_rollout_rebuilds_its_text_exactly_and_keeps_every_token():
+    text = "First.\n\n\n\nSecond\n\nThird, cut mid-st"
+    tree, chain = _graft(text, finish_reason="length", tokens=10)
+    assert [tree.nodes[n]["text"] for n in chain] == ["First.", "\n\nSecond", "Third, cut mid-st"]
+    assert SearchTree(tree).prefix(chain[-1]) == text  # children reuse the rollout's cached prefix
+    assert tree.nodes[chain[-1]]["sep"] == "" and not tree.nodes[chain[-1]]["terminal"]  # continues mid-step
+    assert sum(tree.nodes[n]["tokens"] for n in chain) == 10
+
+
+def test_a_grafted_rollout_stops_at_the_answer_and_at_the_step_cap():
+    tree, chain = _graft("a\n\nThe answer is 3.\n\nchatter after it")
+    assert [tree.nodes[n]["text"] for n in chain] == ["a", "The answer is 3."]
+    assert tree.nodes[chain[-1]]["terminal"] and tree.nodes[chain[-1]]["answer"] == "3"
+    tree, chain = _graft("a\n\nb\n\nc\n\nd", max_steps=2)
+    assert [tree.nodes[n]["text"] for n in chain] == ["a", "b\n\nc\n\nd"] and tree.nodes[chain[-1]]["terminal"]
+    tree, chain = _graft("ends without an answer")  # the model stopped (EOS): a finished solution
+    assert tree.nodes[chain[-1]]["terminal"] and tree.nodes[chain[-1]]["answer"] is None
+
+
+@pytest.mark.parametrize(
+    ("total", "weights", "parts"), [(10, [1, 1, 1], [3, 4, 3]), (7, [5, 0, 2], [5, 0, 2]), (0, [3], [0]), (5, [0, 0], [0, 5])]
+)
+def test_apportion_adds_up_exactly(total, weights, parts):
+    from searchers.stepwise import apportion
+
+    assert apportion(total, weights) == parts and sum(parts) == total
 
 
 def test_budget_ends_the_search_early():

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from prm.base import StepsBatch
 from reason.errors import ConfigError
+from reason.registry import named
 from reason.steps import FINAL_RULES
 from reason.types import Problem, Verdict
 from reason.verifier import Verifier
@@ -110,9 +111,7 @@ class VerifierPRM(BaseModel):
     @field_validator("check")
     @classmethod
     def _check_what(cls, value: str) -> str:
-        if value not in CHECKS:
-            raise ValueError(f"unknown check {value!r}; checks: {', '.join(CHECKS)}")
-        return value
+        return named(value, CHECKS, "check")
 
     def score(self, problem: Problem, steps_batch: StepsBatch) -> list[list[float]]:
         verifier, blind = as_verifier(self.verifier), without_reference(problem)

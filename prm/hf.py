@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from prm.base import StepsBatch
 from reason.errors import ConfigError, ModelNotFoundError, PRMError
+from reason.registry import named
 from reason.types import Problem
 
 POSITIVE_LABELS = {"good", "positive", "correct", "pos", "+", "yes", "true"}
@@ -177,9 +178,7 @@ class HFPRM(BaseModel):
     @field_validator("shape")
     @classmethod
     def _check_shape(cls, value: str) -> str:
-        if value != "auto" and value not in SHAPES:
-            raise ValueError(f"unknown PRM shape {value!r}; shapes: auto, {', '.join(SHAPES)}")
-        return value
+        return named(value, ("auto", *SHAPES), "PRM shape", "shapes")
 
     @property
     def tokens_processed(self) -> int:

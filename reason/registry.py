@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+from collections.abc import Iterable
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -120,6 +121,20 @@ class ComponentSpec(Frozen):
 
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
+
+
+def named(value: Any, table: Iterable[str], what: str, plural: str | None = None) -> Any:
+    """`value` — a name, or a tuple of names — when every name is in `table`; else a ValueError listing the choices.
+
+    For field validators over the small named tables (selections, evaluations, tiers, ...).
+    Example: named("rollout", EVALUATIONS, "evaluation") -> "rollout"
+    """
+    choices = list(table)
+    unknown = [n for n in ((value,) if isinstance(value, str) else value) if n not in choices]
+    if unknown:
+        shown = repr(value) if isinstance(value, str) else str(unknown)
+        raise ValueError(f"unknown {what} {shown}; {plural or what + 's'}: {', '.join(choices)}")
+    return value
 
 
 def component_choice(group: str, value: Any, instance_of: type, label: str, objects: str) -> Any:

@@ -24,6 +24,7 @@ from typing import ClassVar
 from pydantic import Field, field_validator
 
 from reason.generator import Generator
+from reason.registry import named
 from reason.tree import ROOT
 from reason.types import Problem, SamplingParams, SearchResult
 from searchers.stepwise import SearchRun, StepSearchConfig
@@ -45,9 +46,7 @@ class MCTS(StepSearchConfig):
     @field_validator("evaluation")
     @classmethod
     def _check_evaluation(cls, value: str) -> str:
-        if value not in EVALUATIONS:
-            raise ValueError(f"unknown evaluation {value!r}; evaluations: {', '.join(EVALUATIONS)}")
-        return value
+        return named(value, EVALUATIONS, "evaluation")
 
     def search(self, problem: Problem, generator: Generator) -> SearchResult:
         run = self.start(problem, generator)

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import ConfigDict, field_validator
 
 from prm.base import MeteredPRM, aggregate, aggregation, prm_choice
+from reason.registry import named
 from reason.searcher import SearcherConfig
 from reason.steps import split_steps
 from reason.types import Problem, Sample
@@ -42,9 +43,7 @@ class ScoredSearchConfig(SearcherConfig):
     @field_validator("select")
     @classmethod
     def _check_select(cls, value: str) -> str:
-        if value not in SELECTIONS:
-            raise ValueError(f"unknown selection {value!r}; selections: {', '.join(SELECTIONS)}")
-        return value
+        return named(value, SELECTIONS, "selection")
 
 
 def score_samples(

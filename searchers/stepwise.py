@@ -21,6 +21,7 @@ from pydantic import Field, field_validator
 from prm.base import AGGREGATIONS, Aggregation, MeteredPRM, build_prm
 from reason.budget import Budget, BudgetedGenerator, plan_batch
 from reason.generator import Generator
+from reason.registry import named
 from reason.steps import FINAL_RULES, is_final
 from reason.tasks import TaskStyle, task_style
 from reason.tree import ROOT, SearchTree
@@ -56,10 +57,7 @@ class StepSearchConfig(ScoredSearchConfig):
     @field_validator("final_rules")
     @classmethod
     def _check_final_rules(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [r for r in value if r not in RULES]
-        if unknown:
-            raise ValueError(f"unknown extraction rules {unknown}; rules: {', '.join(RULES)}")
-        return value
+        return named(value, RULES, "extraction rule", "rules")
 
     def start(self, problem: Problem, generator: Generator) -> SearchRun:
         """Set up one search: metered policy and PRM, proposer, scorer, an empty tree."""

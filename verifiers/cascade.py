@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from pydantic import field_validator
 
+from reason.registry import named
 from reason.types import Frozen, Problem, Verdict
 from verifiers.extract import extract_answer
 
@@ -117,10 +118,7 @@ class CascadeConfig(Frozen):
     @field_validator("tiers")
     @classmethod
     def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [t for t in value if t not in TIERS]
-        if unknown:
-            raise ValueError(f"unknown tier(s) {unknown}; tiers: {', '.join(TIERS)}")
-        return value
+        return named(value, TIERS, "tier")
 
 
 class CascadeVerifier:

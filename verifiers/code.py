@@ -29,6 +29,7 @@ from fractions import Fraction
 
 from pydantic import Field, field_validator
 
+from reason.registry import named
 from reason.types import Frozen, Problem, Verdict
 from verifiers.sandbox import Sandbox, SandboxLimits, SandboxResult
 
@@ -48,10 +49,7 @@ class CodeVerifierConfig(Frozen):
     @field_validator("checks")
     @classmethod
     def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [name for name in value if name not in _CHECK_NAMES]
-        if unknown:
-            raise ValueError(f"unknown check(s) {unknown}; checks: {', '.join(_CHECK_NAMES)}")
-        return value
+        return named(value, _CHECK_NAMES, "check")
 
 
 def extract_program(text: str) -> str | None:

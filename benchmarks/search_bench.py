@@ -9,7 +9,7 @@ LLM-judge PRM on the same model):
    Target: <= 1.2.
    Also shown, the floor any vLLM client has: vLLM reuses a cached prefix in whole KV blocks
    only, so every sample recomputes the part of its prompt past the last block boundary
-   (prompt length mod block size). floor = (root prompt + those tails + generated) / tree;
+   (prompt length mod block size, or a whole block when that is 0). floor = (root prompt + those tails + generated) / tree;
    processed - floor is what the search itself wastes. "@16" is the same floor computed for
    16-token blocks (vLLM's GPU default) from this run's prompt lengths — a projection, not a
    measurement (the CPU build takes blocks of 32 and up only).
@@ -63,8 +63,8 @@ class Counted:
             length = per_prompt[0].prompt_tokens
             if self.root_length is None:  # the first prompt is the root: its whole blocks are computed once
                 self.root_length = length
-            for size in self.tails:
-                self.tails[size] += len(per_prompt) * (length % size)
+            for size in self.tails:  # a whole-block prompt still recomputes its last block (a hit leaves >= 1 token)
+                self.tails[size] += len(per_prompt) * (length % size or size)
         self.prompt += after[0] - before[0]
         self.cached += after[1] - before[1]
         self.generated += after[2] - before[2]

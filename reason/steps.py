@@ -31,6 +31,23 @@ def split_steps(text: str, delimiter: str = DEFAULT_DELIMITER, max_steps: int | 
     return steps
 
 
+def step_segments(text: str, delimiter: str) -> list[str]:
+    """The text's steps, each carrying the blank steps before it, so that joining them with the delimiter gives the text back.
+
+    Example: step_segments("a\\n\\n\\n\\nb\\n\\n", "\\n\\n") -> ["a", "\\n\\nb\\n\\n"]
+    """
+    segments: list[str] = []
+    pending: list[str] = []
+    for part in text.split(delimiter):
+        pending.append(part)
+        if part.strip():
+            segments.append(delimiter.join(pending))
+            pending = []
+    if pending:  # blank text after the last step belongs to it (or is all there is)
+        return [*segments[:-1], delimiter.join([*segments[-1:], *pending])]
+    return segments
+
+
 def join_steps(steps: Sequence[str], delimiter: str = DEFAULT_DELIMITER) -> str:
     """The inverse of `split_steps` for stripped steps. Example: ["a", "b"] -> "a\\n\\nb"."""
     return delimiter.join(steps)

@@ -22,7 +22,7 @@ from prm.base import AGGREGATIONS, Aggregation, MeteredPRM, build_prm
 from reason.budget import Budget, BudgetedGenerator, plan_batch
 from reason.generator import Generator
 from reason.registry import named
-from reason.steps import FINAL_RULES, is_final
+from reason.steps import FINAL_RULES, is_final, step_segments
 from reason.tasks import TaskStyle, task_style
 from reason.tree import ROOT, SearchTree
 from reason.types import (
@@ -140,23 +140,6 @@ class StepProposer:
         return chain
 
 
-def step_segments(text: str, delimiter: str) -> list[str]:
-    """The text's steps, each carrying the blank steps before it, so that joining them with the delimiter gives the text back.
-
-    Example: step_segments("a\n\n\n\nb\n\n", "\n\n") -> ["a", "\n\nb\n\n"]
-    """
-    segments: list[str] = []
-    pending: list[str] = []
-    for part in text.split(delimiter):
-        pending.append(part)
-        if part.strip():
-            segments.append(delimiter.join(pending))
-            pending = []
-    if pending:  # blank text after the last step belongs to it (or is all there is)
-        return [*segments[:-1], delimiter.join([*segments[-1:], *pending])]
-    return segments
-
-
 def apportion(total: int, weights: Sequence[int]) -> list[int]:
     """Split a whole number over weights, rounding at cumulative boundaries so the parts add up exactly.
 
@@ -187,12 +170,11 @@ class StepScorer:
         path's: a PRM scores each step from the steps up to it, so one path serves all.
         """
         todo = [n for n in nodes if tree.node(n)["value"] is None]
-        waiting = set(todo)
         written = {n for n in todo if tree.node(n)["text"].strip()}
-        inner = {a for n in written for a in tree.path(n)[:-1] if a in waiting}
+        inner = {a for n in written for a in tree.path(n)[:-1] if a in written}
         bottoms = [n for n in todo if n in written and n not in inner]
         for bottom, scores in zip(bottoms, self.prm.score(self.problem, [tree.steps(n) for n in bottoms])):
-            for node in (n for n in tree.path(bottom) if n in waiting and n in written):
+            for node in (n for n in tree.path(bottom) if n in written):
                 count = len(tree.steps(node))
                 tree.update(node, score=scores[count - 1], value=self.aggregate(scores[:count]))
         for node in sorted((n for n in todo if n not in written), key=lambda n: tree.node(n)["depth"]):

@@ -2,7 +2,8 @@
 
 `FakeGenerator` answers from a script and records every call, so a test can assert
 both on what a searcher concluded and on what it asked the model. Tokens are
-counted as whitespace-separated words, which keeps compute accounting checkable.
+whitespace-separated words (each distinct word one id), which keeps compute accounting
+checkable.
 Leaves out: realistic timing or sampling statistics.
 """
 
@@ -27,7 +28,10 @@ render_plain = render_transcript
 @dataclass
 class FakeCall:
     prompts: list[str]
+    """Rendered, as the fake read them."""
     params: SamplingParams
+    sent: list[Prompt] = field(default_factory=list)
+    """The prompts as the caller passed them (chat prompts with their `continues` ids)."""
 
 
 @dataclass
@@ -54,13 +58,14 @@ class FakeGenerator:
     calls: list[FakeCall] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self._vocabulary: dict[str, int] = {}
         if not callable(self.script):
             items = list(self.script)
             self._queue = itertools.cycle(items) if self.cycle and items else iter(items)
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
         rendered = [render_plain(p) for p in prompts]
-        self.calls.append(FakeCall(prompts=rendered, params=params))
+        self.calls.append(FakeCall(prompts=rendered, params=params, sent=list(prompts)))
         return [[self._complete(text, params) for _ in range(params.n)] for text in rendered]
 
     def _complete(self, prompt: str, params: SamplingParams) -> Completion:
@@ -75,13 +80,18 @@ class FakeGenerator:
             logprobs = tuple(TokenLogprob(token=w, logprob=-0.1) for w in words)
         return Completion(
             text=text,
-            token_ids=tuple(range(len(words))),
+            token_ids=self.tokenize(text),
+            prompt_token_ids=self.tokenize(prompt),
             logprobs=logprobs,
             finish_reason=finish,
             stop_reason=stop_reason,
             prompt_tokens=len(prompt.split()),
             generated_tokens=len(words),
         )
+
+    def tokenize(self, text: str) -> tuple[int, ...]:
+        """The fake's token ids of a text: one per word, each distinct word its own id for as long as this fake lives."""
+        return tuple(self._vocabulary.setdefault(w, len(self._vocabulary)) for w in text.split())
 
     def _next_text(self, prompt: str, params: SamplingParams) -> str:
         if callable(self.script):

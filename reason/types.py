@@ -79,6 +79,9 @@ class Completion(Frozen):
     """What ended a 'stop' sample, when the backend says: the stop string that matched, or EOS
     (the model ended its turn). None when the backend does not say, or the sample did not 'stop'."""
     prompt_tokens: int = 0
+    prompt_token_ids: tuple[int, ...] = ()
+    """The prompt's tokens as the model saw them, when the backend says (empty otherwise).
+    With `token_ids` they are what a `ChatPrompt.continues` continues."""
     generated_tokens: int = 0
     cached_prompt_tokens: int = 0
     """Prompt tokens served from the backend's prefix cache (0 when unknown)."""
@@ -100,9 +103,19 @@ class ChatPrompt(Frozen):
 
     messages: tuple[ChatMessage, ...]
     assistant_prefix: str = ""
+    continues: tuple[int, ...] = ()
+    """Token ids of an earlier prompt of this chat plus what the model generated after it
+    (`Completion.prompt_token_ids + token_ids`). A backend holding the model's tokenizer
+    sends those of them that spell the start of `assistant_prefix` as they are, and
+    tokenizes only the rest, so the prefix cache sees exactly the tokens it computed
+    (see `reason.continuation`). Backends that send text ignore it."""
 
-    def extended(self, more: str) -> ChatPrompt:
-        return self.model_copy(update={"assistant_prefix": self.assistant_prefix + more})
+    def extended(self, more: str, continues: tuple[int, ...] | None = None) -> ChatPrompt:
+        """This chat with `more` assistant text; `continues` replaces the token ids when given."""
+        update: dict[str, object] = {"assistant_prefix": self.assistant_prefix + more}
+        if continues is not None:
+            update["continues"] = continues
+        return self.model_copy(update=update)
 
 
 Prompt = str | ChatPrompt

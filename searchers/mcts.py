@@ -114,7 +114,7 @@ def _rollout_values(config: MCTS, run: SearchRun, children: list[int]) -> list[t
     bottoms = {c: c for c in children}
     if rolled:
         params = SamplingParams(temperature=config.temperature, max_tokens=config.rollout_tokens, seed=config.seed)
-        outputs = policy.generate([run.proposer.prompt.extended(run.tree.prefix(c)) for c in rolled], params)
+        outputs = policy.generate([run.proposer.prompt_for(run.tree, c) for c in rolled], params)
         for child, out in zip(rolled, outputs):
             bottoms[child] = ([child] + run.proposer.graft(run.tree, child, out[0]))[-1]
     run.score([n for c in children for n in run.tree.path(bottoms[c]) if n not in run.tree.path(c)[:-1]])

@@ -3,7 +3,8 @@
 llm-reasoners' split, kept as immutable as a search allows: `StepProposer` turns
 frontier nodes into children — all children of a frontier in ONE model call, each
 node's children sharing its prompt (the chat plus the steps so far as the assistant
-prefix) so the backend's prefix cache reuses it; `StepScorer` runs the PRM on new
+prefix, with the tokens the model generated for them) so the backend's prefix cache
+reuses it; `StepScorer` runs the PRM on new
 nodes and aggregates; each algorithm (beam, MCTS, ...) is its own module and only
 decides what to expand and what to keep. The `SearchTree` is the one mutable thing.
 Leaves out: the algorithms themselves.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -81,6 +82,14 @@ class StepProposer:
     params: SamplingParams
     final_rules: tuple[str, ...]
     max_steps: int
+    continuations: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    """Per node, the model's tokens up to the node's end: its prompt's ids plus the ids it
+    generated (a rollout's chain: the whole rollout's, of which the backend keeps the part
+    spelling the node's prefix). Empty for a backend that does not report prompt ids."""
+
+    def prompt_for(self, tree: SearchTree, node: int) -> ChatPrompt:
+        """The prompt a child of `node` continues: the chat, the steps so far, and their tokens."""
+        return self.prompt.extended(tree.prefix(node), self.continuations.get(node, ()))
 
     def expand(self, tree: SearchTree, nodes: Sequence[int], k: int) -> list[list[int]]:
         """Up to k children for each node, in one call; fewer (or none, for the last nodes) to fit the budget.
@@ -91,7 +100,7 @@ class StepProposer:
         count, per_node = plan_batch(len(nodes), k, affordable)
         if count == 0:
             return [[] for _ in nodes]
-        prompts = [self.prompt.extended(tree.prefix(n)) for n in nodes[:count]]
+        prompts = [self.prompt_for(tree, n) for n in nodes[:count]]
         outputs = self.policy.generate(prompts, self.params.model_copy(update={"n": per_node}))
         grown = [[self._add(tree, node, c) for c in completions] for node, completions in zip(nodes, outputs)]
         return grown + [[] for _ in nodes[count:]]
@@ -101,7 +110,13 @@ class StepProposer:
             tree.update(ROOT, tokens=completion.prompt_tokens)
         cut = completion.finish_reason == "length"  # continue mid-step, no delimiter in between
         ended = completion.stop_reason == EOS  # the model closed its answer: nothing follows this step
-        return self._add_step(tree, parent, completion.text, completion.generated_tokens, cut, ended)
+        node = self._add_step(tree, parent, completion.text, completion.generated_tokens, cut, ended)
+        self._remember(node, completion)
+        return node
+
+    def _remember(self, node: int, completion: Completion) -> None:
+        if completion.prompt_token_ids:
+            self.continuations[node] = completion.prompt_token_ids + completion.token_ids
 
     def _add_step(self, tree: SearchTree, parent: int, text: str, tokens: int, cut: bool, ended: bool) -> int:
         depth = tree.node(parent)["depth"] + 1
@@ -134,6 +149,7 @@ class StepProposer:
             ended = last and completion.finish_reason == "stop"  # no stop strings: only EOS stops it
             cut = last and completion.finish_reason == "length"
             node = self._add_step(tree, node, text, tokens, cut, ended)
+            self._remember(node, completion)
             chain.append(node)
             if tree.node(node)["terminal"]:
                 break

@@ -71,6 +71,10 @@ def test_model_name_and_chat_structure_are_part_of_the_key(tmp_path):
     same = CachingGenerator(numbered(), cache)
     same.generate([ChatPrompt(messages=(ChatMessage(role="user", content="a"),))], PARAMS)
     assert (other_model.hits, prefixed.hits, same.hits) == (0, 0, 2)
+    # token ids only say how to send the same text: a replay (whose samples carry none) must hit
+    with_ids = CachingGenerator(numbered(), cache)
+    with_ids.generate([chat.extended("Step 1:", continues=(5, 6, 7))], PARAMS)
+    assert with_ids.hits == 2
 
 
 def test_asking_twice_in_one_problem_gets_fresh_samples_and_replays_in_order(tmp_path):

@@ -207,6 +207,24 @@ def test_completions_mode_renders_chat_with_the_local_template(make_gen, scripte
     assert path == "/completions" and body["prompt"] == template + "Step 1:"
 
 
+def test_completions_mode_sends_a_continued_chat_as_the_model_s_own_tokens(make_gen, scripted, bundled_model_path):
+    from transformers import AutoTokenizer
+
+    _, script = scripted
+    tokenizer = AutoTokenizer.from_pretrained(bundled_model_path)
+    head = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "What is 2+3?"}], tokenize=False, add_generation_prompt=True
+    )
+    step = [tokenizer.convert_tokens_to_ids(t) for t in tokenizer.tokenize(" 5")] + tokenizer.encode(".\n\n")
+    continues = tuple(tokenizer.encode(head) + step)
+    gen = make_gen(model="m", api="completions", tokenizer=bundled_model_path)
+    other_chat = ChatPrompt(messages=(ChatMessage(role="user", content="What is 9+9?"),))
+    gen.generate([QUESTION.extended(" 5.\n\nSo", continues), other_chat.extended(" 5.", continues)], SamplingParams())
+    sent = sorted((body["prompt"] for _, body in script.requests), key=lambda p: isinstance(p, str))
+    assert sent[0] == list(continues) + tokenizer.encode("So")  # ids: the cache sees what it computed
+    assert isinstance(sent[1], str) and sent[1].endswith(" 5.")  # ids of another chat are not used
+
+
 def test_completions_mode_uses_a_plain_transcript_for_a_tokenizer_without_template(make_gen, scripted):
     from reason.models import resolve_model
 
@@ -459,6 +477,19 @@ def test_live_completions_mode_sends_the_same_tokens_as_chat_mode(server, bundle
         [[rendered]] = gen.generate([prompt], params)
     [[chat]] = live.generate([prompt], params)
     assert rendered.prompt_tokens == chat.prompt_tokens and rendered.text == chat.text
+
+
+@pytest.mark.model
+def test_live_completions_mode_continues_a_step_from_its_tokens_and_the_server_reuses_them(server, bundled_model_path):
+    params = SamplingParams(temperature=0.0, max_tokens=24, stop=("\n\n",))
+    with HTTPGenerator(base_url=server, api="completions", tokenizer=bundled_model_path) as gen:
+        [[step]] = gen.generate([LONG_QUESTION], params)
+        continues = step.prompt_token_ids + step.token_ids
+        assert len(step.prompt_token_ids) == step.prompt_tokens > 128
+        child = LONG_QUESTION.extended(step.text + ("\n\n" if step.finish_reason == "stop" else ""), continues)
+        [[next_step]] = gen.generate([child], params)
+    assert next_step.prompt_token_ids[: len(continues) - 1] == continues[:-1]
+    assert next_step.cached_prompt_tokens >= (len(continues) - 2) // 128 * 128 >= 128
 
 
 @pytest.mark.model

@@ -48,6 +48,16 @@ def test_beam_keeps_the_top_k_by_aggregated_score(aggregation, kept):
     assert all(s.text.endswith(".") and s.answer for s in result.samples)
 
 
+def test_children_are_asked_for_with_the_tokens_their_parent_was_generated_as():
+    gen = FakeGenerator(by_prefix(BEAM_STEPS))
+    BeamSearch(n=4, width=2, prm=FakePRM(BEAM_SCORES, default=0.7)).search(Q, gen)
+    assert [p.continues for p in gen.calls[0].sent] == [()]  # the root: nothing generated yet
+    for call in gen.calls[1:]:
+        for sent, rendered in zip(call.sent, call.prompts):
+            # the parent's prompt ids plus its step's ids: the tokens of exactly this prompt
+            assert sent.continues and sent.continues == gen.tokenize(rendered)
+
+
 def test_beam_answer_is_the_best_finished_solution():
     prm = FakePRM({**BEAM_SCORES, "The answer is 3.": 0.99}, default=0.7)
     result = BeamSearch(n=4, width=2, prm=prm).search(Q, FakeGenerator(by_prefix(BEAM_STEPS)))

@@ -103,6 +103,21 @@ def test_a_rollout_step_is_branched_from_on_its_own_prefix():
     assert nodes["A"]["visits"] == 2 and nodes["The answer is 8."]["terminal"]
 
 
+def test_every_step_of_a_grafted_rollout_is_continued_from_the_rollout_s_tokens():
+    from reason.generator import render_transcript
+    from reason.types import SamplingParams
+
+    gen = FakeGenerator(["A-roll\n\nB-roll\n\nC-roll"])
+    run = MCTS(prm=FakePRM()).start(Q, gen)
+    [[rollout]] = gen.generate([run.proposer.prompt_for(run.tree, ROOT)], SamplingParams(max_tokens=64))
+    chain = run.proposer.graft(run.tree, ROOT, rollout)
+    for node in chain:
+        prompt = run.proposer.prompt_for(run.tree, node)
+        assert prompt.continues == rollout.prompt_token_ids + rollout.token_ids
+        spelled = gen.tokenize(render_transcript(prompt))  # what a backend keeps: the part spelling the prefix
+        assert prompt.continues[: len(spelled)] == spelled
+
+
 def _graft(text, finish_reason="stop", tokens=12, max_steps=8):
     from reason.types import Completion
 

@@ -81,6 +81,23 @@ def test_assistant_prefix_is_continued_and_prefix_cache_hits(vllm_generator):
     assert again.cached_prompt_tokens > 0.5 * again.prompt_tokens
 
 
+def test_a_child_prompt_goes_as_its_parent_s_own_tokens_and_hits_the_cache_on_all_of_them(vllm_generator):
+    prompt = chat(QUESTION + " " + "Show each step on its own line. " * 8)
+    params = SamplingParams(temperature=0, max_tokens=48, stop=("\n\n",))
+    [[step]] = vllm_generator.generate([prompt], params)
+    assert step.prompt_token_ids and len(step.prompt_token_ids) == step.prompt_tokens
+    continues = step.prompt_token_ids + step.token_ids
+    child = prompt.extended(step.text + ("\n\n" if step.finish_reason == "stop" else ""), continues)
+    sent = vllm_generator.model_input(child)["prompt_token_ids"]
+    assert vllm_generator._tokenizer.decode(sent) == vllm_generator.render(child)
+    kept = len(continues) - (sent[: len(continues)] != list(continues))  # a stop inside a token costs that token
+    assert sent[: kept] == list(continues[: kept]) and kept >= len(continues) - 1
+    [[next_step]] = vllm_generator.generate([child], params)
+    assert next_step.prompt_token_ids == tuple(sent)
+    block = 32  # the CPU default; every full block the parent computed (all but its last, sampled token) is reused
+    assert next_step.cached_prompt_tokens >= (kept - 1) // block * block
+
+
 def test_solve_self_consistency_end_to_end(vllm_generator):
     engine = reason.Engine(generator=vllm_generator)
     result = engine.solve(QUESTION, "self-consistency", n=4, max_tokens=48)

@@ -12,6 +12,8 @@ What each mode sends (`api`):
   chat template of a local tokenizer (`tokenizer=`, a HF folder or name; a tokenizer without a
   template gets the plain "role: content" transcript, as in the vLLM backend); without a
   tokenizer a `ChatPrompt` is a `ConfigError`. Use it for servers that lack a chat endpoint or prefill.
+  A `ChatPrompt` that `continues` this model's tokens goes as token ids, so the server's prefix
+  cache sees exactly the tokens it computed (chat mode sends text: the chat API takes no ids).
 
 Each prompt is one request with the server's own `n`; prompts go out concurrently (a thread
 pool of `concurrency` workers). Connection errors, 5xx and 429 are retried with exponential
@@ -37,6 +39,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from reason.errors import BackendUnavailableError, ConfigError, GeneratorError
+from reason.continuation import continued_ids
 from reason.generator import render_transcript, vllm_stop_reason
 from reason.types import ChatPrompt, Completion, Prompt, SamplingParams, TokenLogprob, TopLogprob
 
@@ -127,7 +130,7 @@ class HTTPGenerator:
         if isinstance(prompt, str):
             return "/completions", {"prompt": prompt, **self._sampling(params, chat=False)}
         if self.config.api == "completions":
-            return "/completions", {"prompt": self.render(prompt), **self._sampling(params, chat=False)}
+            return "/completions", {"prompt": self._completions_prompt(prompt), **self._sampling(params, chat=False)}
         body: dict[str, Any] = {"messages": [m.model_dump() for m in prompt.messages]}
         if prompt.assistant_prefix:
             body["messages"].append({"role": "assistant", "content": prompt.assistant_prefix})
@@ -148,6 +151,15 @@ class HTTPGenerator:
         messages = [m.model_dump() for m in prompt.messages]
         text = self._template.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return text + prompt.assistant_prefix
+
+    def _completions_prompt(self, prompt: ChatPrompt) -> str | list[int]:
+        """Rendered text, or token ids when the prompt continues this model's tokens (`ChatPrompt.continues`)."""
+        if prompt.continues and self._template is not None:
+            head = self.render(prompt.model_copy(update={"assistant_prefix": ""}))
+            ids = continued_ids(self._template, head, prompt.assistant_prefix, prompt.continues)
+            if ids is not None:
+                return ids
+        return self.render(prompt)
 
     def _sampling(self, params: SamplingParams, chat: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -187,6 +199,7 @@ class HTTPGenerator:
             c.completion.model_copy(
                 update=dict(
                     prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                    prompt_token_ids=tuple(c.prompt_ids or response.get("prompt_token_ids") or ()),
                     generated_tokens=count,
                     cached_prompt_tokens=int(cached),
                 )
@@ -276,6 +289,8 @@ class _Choice:
     """Text, ids, logprobs and finish reason; token counts are filled in from the whole response."""
     exact_tokens: int | None
     """Generated tokens when the choice itself shows them (token ids or logprobs), else None."""
+    prompt_ids: list[int] | None
+    """The prompt's ids when the choice carries them (vLLM's completions; its chat puts them on the response)."""
 
 
 def _choice(choice: dict[str, Any], chat: bool) -> _Choice:
@@ -291,7 +306,7 @@ def _choice(choice: dict[str, Any], chat: bool) -> _Choice:
         finish_reason=choice.get("finish_reason") or "stop",
         stop_reason=_stop_reason(choice),
     )
-    return _Choice(completion, exact)
+    return _Choice(completion, exact, choice.get("prompt_token_ids"))
 
 
 def _stop_reason(choice: dict[str, Any]) -> str | None:

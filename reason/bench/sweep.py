@@ -14,7 +14,7 @@ A budget too small for one solution is skipped; budgets that map to the same kno
 once. Plots and tables use the *measured* mean generated tokens, not the nominal
 budget, so a strategy that under- or over-spends shows where it really landed. All
 runs share one generation cache, so re-running a sweep (or extending it) regenerates
-nothing already generated.
+nothing already generated. On Ray, one pool of replicas serves every run.
 Leaves out: PRM tokens on the budget axis (they are recorded separately in each run).
 """
 
@@ -22,14 +22,17 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
 from reason.api import make_generator
-from reason.bench.runner import Progress, RunConfig, run_benchmark
+from reason.bench.runner import ProblemPool, Progress, RunConfig, run_benchmark
+from reason.distributed.options import RayOptions
+from reason.errors import ConfigError
 from reason.generator import Generator
 from reason.registry import registry
 from reason.types import Frozen
@@ -104,27 +107,54 @@ class SweepPoint(Frozen):
 
 
 def run_sweep(config: SweepConfig, out: Path, generator: Generator | None = None,
-              progress: Callable[[str], Progress | None] = lambda label: None) -> list[SweepPoint]:
-    """Run every (strategy, budget) into `out/runs/...`; returns one point per distinct run."""
-    gen = generator if generator is not None else make_generator(config.backend, **config.backend_options)
-    try:
+              progress: Callable[[str], Progress | None] = lambda label: None,
+              ray: RayOptions | None = None) -> list[SweepPoint]:
+    """Run every (strategy, budget) into `out/runs/...`; returns one point per distinct run.
+
+    With `ray`, one pool of model replicas on a Ray cluster serves every run of the sweep
+    (each replica loads its model once); otherwise one generator does.
+    """
+    if ray is not None and generator is not None:
+        raise ConfigError("a Ray sweep builds a generator in each replica; use RayOptions.generator_factory")
+    with _serving(config, Path(out), generator, ray) as gen:
         per_sample = config.tokens_per_sample or _measure_per_sample(config, Path(out), gen, progress)
         logger.info("sweep: %.1f generated tokens per solution", per_sample)
         points = []
         for strategy in config.strategies:
             points.extend(_strategy_points(config, Path(out), gen, strategy, per_sample, progress))
         return points
-    finally:
-        if generator is None:
+
+
+@contextmanager
+def _serving(config: SweepConfig, out: Path, generator: Generator | None,
+             ray: RayOptions | None) -> Iterator[Generator | ProblemPool]:
+    """What answers the sweep's runs: the given generator (left open), a Ray pool, or a new backend."""
+    if generator is not None:
+        yield generator
+    elif ray is not None:
+        from reason.distributed.pool import RayPool  # the only way into Ray
+
+        with RayPool(ray, config.backend, config.backend_options, _cache_file(out)) as pool:
+            yield pool
+    else:
+        gen = make_generator(config.backend, **config.backend_options)
+        try:
+            yield gen
+        finally:
             gen.close()
 
 
-def _measure_per_sample(config: SweepConfig, out: Path, gen: Generator, progress: Callable) -> float:
+def _cache_file(out: Path) -> Path:
+    """One generation cache for the whole sweep: re-running or extending it regenerates nothing."""
+    return (out / "generations.sqlite").resolve()
+
+
+def _measure_per_sample(config: SweepConfig, out: Path, gen: Generator | ProblemPool, progress: Callable) -> float:
     point = _run_point(config, out, gen, "cot", None, {}, progress)
     return max(point.mean_generated_tokens, 1.0)
 
 
-def _strategy_points(config: SweepConfig, out: Path, gen: Generator, strategy: str, per_sample: float,
+def _strategy_points(config: SweepConfig, out: Path, gen: Generator | ProblemPool, strategy: str, per_sample: float,
                      progress: Callable) -> list[SweepPoint]:
     points, seen = [], set()
     for budget in sorted(config.budgets):
@@ -140,7 +170,7 @@ def _strategy_points(config: SweepConfig, out: Path, gen: Generator, strategy: s
     return points
 
 
-def _run_point(config: SweepConfig, out: Path, gen: Generator, strategy: str, budget: int | None,
+def _run_point(config: SweepConfig, out: Path, gen: Generator | ProblemPool, strategy: str, budget: int | None,
                params: dict[str, Any], progress: Callable) -> SweepPoint:
     fields = searcher_fields(strategy)
     merged = {k: v for k, v in config.common.items() if k in fields} | params
@@ -149,7 +179,7 @@ def _run_point(config: SweepConfig, out: Path, gen: Generator, strategy: str, bu
         answer_field=config.answer_field, id_field=config.id_field, limit=config.limit, strategy=strategy,
         params=merged,
         backend=config.backend, backend_options=config.backend_options, verifier=config.verifier,
-        concurrency=config.concurrency, cache=str((out / "generations.sqlite").resolve()),
+        concurrency=config.concurrency, cache=str(_cache_file(out)),
     )
     run_dir = out / "runs" / run_slug(strategy, params)
     outcome = run_benchmark(run_config, run_dir, gen, progress(f"{strategy} {params or ''}".strip()))

@@ -2,7 +2,8 @@
 
 `RayPool` joins (or starts) Ray, starts `replicas` `Replica` actors (and, for a run with
 a generation cache, a `GenerationCache` actor on the driver's node, where the file is),
-and checks that the replicas serve one model. `RayPool.solve` yields every finished
+and checks that the replicas serve one model. One pool can serve several runs in turn
+(a sweep's points), so the replicas load their model once. `RayPool.solve` yields every finished
 search to the runner, whose thread grades it and appends its record: the run's only
 writer. Scheduling and retries are `scheduler.py`'s; a dead replica is restarted by Ray
 itself, up to `replica_restarts` times. An ordinary exception from a searcher or a
@@ -27,7 +28,6 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from reason.api import make_generator
 from reason.bench.cache import GenerationCache
-from reason.bench.runner import RunConfig
 from reason.distributed.options import DistributedError, RayOptions
 from reason.distributed.remote import Replica, ReplicaInfo, Solved, remote_cause
 from reason.distributed.scheduler import ReplicaSet, Scheduler, Slot, brief
@@ -67,20 +67,23 @@ class RayPool:
     the replicas and the cache actor are killed.
 
     Example:
-        >>> with RayPool(config, RayOptions(replicas=2)) as pool:   # doctest: +SKIP
+        >>> with RayPool(RayOptions(replicas=2), "vllm") as pool:   # doctest: +SKIP
         ...     for result, cache_counts, wall_s in pool.solve(problems, searcher, None):
         ...         ...
     """
 
-    def __init__(self, config: RunConfig, options: RayOptions, cache_path: Path | None = None) -> None:
+    def __init__(self, options: RayOptions, backend: str, backend_options: dict[str, Any] | None = None,
+                 cache_path: Path | None = None) -> None:
         connect(options)
         self.options = options
         self.failures = 0
         self._replicas = ReplicaSet([])
         # Started with the replicas, not after them: each actor is a process to boot.
-        self._cache = _cache_actor(cache_path) if cache_path is not None else None
+        self._cache, self._cache_path = None, None
+        if cache_path is not None:
+            self._open_cache(cache_path)
         try:
-            self._start(config)
+            self._start(options.generator_factory or partial(make_generator, backend, **(backend_options or {})))
         except BaseException:
             self.close()
             raise
@@ -104,8 +107,8 @@ class RayPool:
         Generations go to `cache`'s file through the pool's cache actor (started with the
         pool when it was given the path, else now); `cache=None` caches nothing.
         """
-        if cache is not None and self._cache is None:
-            self._cache = _cache_actor(cache.path)
+        if cache is not None:
+            self._open_cache(cache.path)
         cache_actor = self._cache if cache is not None else None
         scheduler = Scheduler(self._replicas, self.options, ray.put(searcher), cache_actor)
         try:
@@ -113,10 +116,18 @@ class RayPool:
         finally:
             self.failures += scheduler.failures
 
-    def _start(self, config: RunConfig) -> None:
+    def _open_cache(self, path: Path) -> None:
+        """The cache actor for `path`: kept when it already serves that file, else (re)started."""
+        path = Path(path).resolve()
+        if self._cache is not None and self._cache_path == path:
+            return
+        if self._cache is not None:
+            ray.kill(self._cache, no_restart=True)
+        self._cache, self._cache_path = _cache_actor(path), path
+
+    def _start(self, factory: Any) -> None:
         o = self.options
         _check_resources(o)
-        factory = o.generator_factory or partial(make_generator, config.backend, **config.backend_options)
         actor = ray.remote(Replica).options(
             num_cpus=o.replica_cpus, num_gpus=o.replica_gpus, max_restarts=o.replica_restarts,
             max_task_retries=0, max_concurrency=o.in_flight() + 2,

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from verifiers.sandbox import _UID_BASE, _UID_SPAN, Sandbox, SandboxLimits
+from verifiers.sandbox import Sandbox, SandboxLimits
+from verifiers.sandbox_processes import UID_BASE, UID_SPAN
 
 MODES = {"default": (True, True), "os-only": (False, True), "guards-only": (True, False)}
 """Mode name -> (Python guards, namespaces)."""
@@ -44,7 +45,7 @@ def _sandbox_processes() -> list[str]:
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except (OSError, IndexError, ValueError):
             continue
-        if _UID_BASE <= uid < _UID_BASE + _UID_SPAN or "sandbox_child.py" in cmdline or "sandbox_boot.py" in cmdline:
+        if UID_BASE <= uid < UID_BASE + UID_SPAN or "sandbox_child.py" in cmdline or "sandbox_boot.py" in cmdline:
             found.append(f"{entry}: uid {uid}: {cmdline[:120]}")
     return found
 

@@ -38,6 +38,12 @@ from typing import Literal
 from pydantic import Field
 
 from reason.types import Frozen
+from verifiers.sandbox_processes import (
+    fresh_uid,
+    kill_group,
+    kill_uid,
+    own_process_count,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +58,10 @@ def _boot_source() -> str:
     """The worker's bootstrap, passed as source: the private mounts can hide the file's own folder
     (a checkout under /tmp is under the sandbox's fresh /tmp)."""
     return _BOOT.read_text("utf-8")
+
+
 _EXIT_LIMITS: dict[int, Limit] = {101: "memory", 102: "file_size", 103: "open_files", 104: "processes", 105: "blocked"}
 _SIGNAL_LIMITS: dict[int, Limit] = {signal.SIGXCPU: "cpu_time", signal.SIGXFSZ: "file_size"}
-_UID_BASE, _UID_SPAN = 1_800_000_000, 100_000_000
 
 
 class SandboxLimits(Frozen):
@@ -130,7 +137,7 @@ class _Run:
 
     def __init__(self, limits: SandboxLimits, code: str, work: Path, started: float) -> None:
         self.limits, self.code, self.work, self.started = limits, code, work, started
-        self.uid = _fresh_uid() if os.geteuid() == 0 else None
+        self.uid = fresh_uid() if os.geteuid() == 0 else None
         self.out, self.err = bytearray(), bytearray()
         self.status_lines: list[dict] = []
         self.limit: Limit | None = None
@@ -200,9 +207,9 @@ class _Run:
         return True
 
     def _kill_everything(self, proc: subprocess.Popen) -> None:
-        _kill_group(proc.pid)
+        kill_group(proc.pid)
         if self.uid is not None:
-            _kill_uid(self.uid)
+            kill_uid(self.uid)
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -259,7 +266,7 @@ def _launcher_settings(limits: SandboxLimits, work: Path, status_fd: int, uid: i
     rlimits = {
         "RLIMIT_CPU": limits.cpu_s,
         "RLIMIT_AS": limits.memory_mb * 2**20,
-        "RLIMIT_NPROC": limits.processes + (0 if uid is not None else _own_process_count()),
+        "RLIMIT_NPROC": limits.processes + (0 if uid is not None else own_process_count()),
         "RLIMIT_FSIZE": limits.file_size_mb * 2**20,
         "RLIMIT_NOFILE": limits.open_files,
         "RLIMIT_CORE": 0,
@@ -295,61 +302,3 @@ def _kept_paths() -> list[str]:
         if not any(path == k or path.startswith(k.rstrip("/") + "/") for k in kept):
             kept.append(path)
     return kept
-
-
-def _fresh_uid() -> int:
-    """A uid no account uses, unique among concurrent runs of this process."""
-    global _uid_counter
-    with _uid_lock:
-        _uid_counter += 1
-        return _UID_BASE + (os.getpid() * 1000 + _uid_counter) % _UID_SPAN
-
-
-_uid_lock = threading.Lock()
-_uid_counter = 0
-
-
-def _own_process_count() -> int:
-    """How many processes our uid runs now: RLIMIT_NPROC counts them all when the child keeps our uid."""
-    uid, count = str(os.getuid()), 0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                count += _proc_uid(entry) == uid
-            except OSError:
-                pass
-    return count
-
-
-def _proc_uid(pid: str) -> str:
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("Uid:"):
-                return line.split()[1]
-    return ""
-
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _kill_uid(uid: int, rounds: int = 20) -> None:
-    """Kill every process running as the sandbox's own uid, until none is left."""
-    target = str(uid)
-    for _ in range(rounds):
-        found = False
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                if _proc_uid(entry) == target:
-                    found = True
-                    os.kill(int(entry), signal.SIGKILL)
-            except (OSError, ProcessLookupError):
-                pass
-        if not found:
-            return
-        time.sleep(0.01)

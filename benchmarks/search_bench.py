@@ -6,7 +6,7 @@ LLM-judge PRM on the same model):
    prompt tokens the engine did NOT take from its prefix cache + generated tokens, read from
    vLLM's own counters (`vllm:prompt_tokens`, `vllm:prompt_tokens_cached`,
    `vllm:generation_tokens`). Tree tokens = the prompt once + every generated step.
-   Target: <= 1.2.
+   Target: <= 1.2. The prefix cache is emptied before each search, so every run starts cold.
    Also shown, the floor any vLLM client has: vLLM reuses a cached prefix in whole KV blocks
    only, so every sample recomputes the part of its prompt past the last block boundary
    (prompt length mod block size, or a whole block when that is 0). floor = (root prompt + those tails + generated) / tree;
@@ -103,6 +103,9 @@ def searchers():
 def run_once(name, make, generator, llm, block, problem, naive: bool) -> dict:
     from prm.llm_judge import LLMJudgePRM
 
+    # every run starts cold: an earlier run of the same question would have cached its root prompt
+    if not llm.reset_prefix_cache():
+        raise RuntimeError("vLLM could not reset its prefix cache (requests still running)")
     policy = Counted(generator, llm, block, one_call_per_node=naive)
     judge = Counted(generator, llm, block)
     searcher = make().model_copy(update={"prm": LLMJudgePRM(generator=judge)})

@@ -86,6 +86,20 @@ def test_tree_searchers_on_the_real_model(name, vllm_generator):
     assert any(params.n == 2 for _, params, _ in policy)
     steps = [d for n, d in result.tree.nodes(data=True) if n != 0]
     assert all(d["tokens"] <= 32 for d in steps) and result.tree.nodes[0]["tokens"] > 0
+    _check_children_reuse_their_parents_tokens(policy, vllm_generator)
+
+
+def _check_children_reuse_their_parents_tokens(policy, generator):
+    """A child's prompt is sent as its parent's own tokens, so every block the parent computed is a cache hit."""
+    block = generator._llm.llm_engine.vllm_config.cache_config.block_size
+    children = [(p, out[0]) for prompts, _, outputs in policy for p, out in zip(prompts, outputs) if p.continues]
+    assert children, "no prompt continued a generated step"
+    for prompt, first in children:
+        sent, parent = first.prompt_token_ids, prompt.continues
+        matched = next((i for i, (a, b) in enumerate(zip(sent, parent)) if a != b), min(len(sent), len(parent)))
+        assert matched >= len(parent) - 1  # all the parent's tokens (but a last one a stop string ended inside)
+        computed = min(matched, len(parent) - 1)  # the parent's last sampled token was never fed to the model
+        assert first.cached_prompt_tokens >= computed // block * block
 
 
 def test_best_of_n_on_the_real_model(vllm_generator):

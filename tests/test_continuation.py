@@ -4,6 +4,8 @@ A character tokenizer with a few merged tokens makes every case checkable by han
 bundled model's real tokenizer shows the re-tokenization the function exists to avoid.
 """
 
+from typing import ClassVar
+
 import pytest
 
 from reason.continuation import continued_ids
@@ -12,7 +14,7 @@ from reason.continuation import continued_ids
 class CharTokenizer:
     """Ids are characters, except the merged tokens in MERGES (a small stand-in for BPE)."""
 
-    MERGES = {"\n\n": 1000, ".\n\n": 1001, "\n\n\n": 1002}
+    MERGES: ClassVar[dict[str, int]] = {"\n\n": 1000, ".\n\n": 1001, "\n\n\n": 1002}
 
     def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
         ids, i = [], 0

@@ -40,7 +40,7 @@ class Counted:
     """A generator view that attributes the engine's token counters to the calls made through it."""
 
     def __init__(self, inner, llm, block: int, one_call_per_node: bool = False) -> None:
-        self.inner, self.llm, self.block, self.naive = inner, llm, block, one_call_per_node
+        self.inner, self.llm, self.naive = inner, llm, one_call_per_node
         self.name = inner.name
         self.prompt = self.cached = self.generated = self.calls = 0
         self.tails = {block: 0, 16: 0}

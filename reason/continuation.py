@@ -13,8 +13,10 @@ Leaves out: choosing the tokenizer; each backend passes its own (the model's).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from reason.types import ChatPrompt
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,17 @@ def continued_ids(tokenizer: Any, head: str, prefix: str, continues: Sequence[in
     rest = prefix[len(spelled) :]
     tail = tokenizer.encode(rest, add_special_tokens=False) if rest else []
     return base + generated[:kept] + tail
+
+
+def chat_prompt_ids(tokenizer: Any, render: Callable[[ChatPrompt], str], prompt: ChatPrompt) -> list[int] | None:
+    """`continued_ids` for a chat: its head is `render` of the chat without the assistant prefix.
+
+    None when the prompt continues nothing, or its ids are not this chat's (send text then).
+    """
+    if not prompt.continues:
+        return None
+    head = render(prompt.model_copy(update={"assistant_prefix": ""}))
+    return continued_ids(tokenizer, head, prompt.assistant_prefix, prompt.continues)
 
 
 def _longest_spelling(tokenizer: Any, ids: list[int], text: str) -> int:

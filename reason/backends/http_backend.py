@@ -39,7 +39,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from reason.errors import BackendUnavailableError, ConfigError, GeneratorError
-from reason.continuation import continued_ids
+from reason.continuation import chat_prompt_ids
 from reason.generator import render_transcript, vllm_stop_reason
 from reason.types import ChatPrompt, Completion, Prompt, SamplingParams, TokenLogprob, TopLogprob
 
@@ -154,11 +154,9 @@ class HTTPGenerator:
 
     def _completions_prompt(self, prompt: ChatPrompt) -> str | list[int]:
         """Rendered text, or token ids when the prompt continues this model's tokens (`ChatPrompt.continues`)."""
-        if prompt.continues and self._template is not None:
-            head = self.render(prompt.model_copy(update={"assistant_prefix": ""}))
-            ids = continued_ids(self._template, head, prompt.assistant_prefix, prompt.continues)
-            if ids is not None:
-                return ids
+        ids = chat_prompt_ids(self._template, self.render, prompt) if self._template is not None else None
+        if ids is not None:
+            return ids
         return self.render(prompt)
 
     def _sampling(self, params: SamplingParams, chat: bool) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from reason.continuation import continued_ids
+from reason.continuation import chat_prompt_ids
 from reason.errors import BackendUnavailableError, ConfigError, GeneratorError
 from reason.generator import render_transcript, vllm_stop_reason
 from reason.models import resolve_model
@@ -151,11 +151,9 @@ class VLLMGenerator:
     def model_input(self, prompt: Prompt) -> str | dict[str, list[int]]:
         """What goes to `LLM.generate` for one prompt: the rendered text, or token ids when the
         prompt continues tokens this model produced (`ChatPrompt.continues`)."""
-        if isinstance(prompt, ChatPrompt) and prompt.continues:
-            head = self.render(prompt.model_copy(update={"assistant_prefix": ""}))
-            ids = continued_ids(self._tokenizer, head, prompt.assistant_prefix, prompt.continues)
-            if ids is not None:
-                return {"prompt_token_ids": ids}
+        ids = chat_prompt_ids(self._tokenizer, self.render, prompt) if isinstance(prompt, ChatPrompt) else None
+        if ids is not None:
+            return {"prompt_token_ids": ids}
         return self.render(prompt)
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:

@@ -231,3 +231,23 @@ def test_maj_and_pass_at_k_do_not_depend_on_the_vote_rule(tmp_path, data):
     other = rescore(tmp_path / "r", aggregate="max-score")
     assert other.summary.maj_at == run.summary.maj_at and other.summary.pass_at == run.summary.pass_at
     assert [s.group for s in read_records(tmp_path / "r")[0].samples] == [0, 0, 1]
+
+
+class LocalPool:
+    """A problem pool that solves here, and has already lost `failures` attempts (to earlier runs it served)."""
+
+    def __init__(self, failures: int) -> None:
+        self.name, self.failures, self.gen = "fake-arith", failures, arithmetic_generator(3)
+
+    def solve(self, todo, searcher, cache):
+        from reason.bench.runner import _solve
+
+        self.failures += 1  # one attempt lost and retried in this run
+        for problem in todo:
+            yield _solve(problem, searcher, self.gen, cache)
+
+
+def test_a_shared_pool_s_earlier_failures_are_not_counted_again(tmp_path, data):
+    run_benchmark(config(data), tmp_path / "run", LocalPool(failures=5))
+    assert json.loads((tmp_path / "run" / SUMMARY_FILE).read_text())["failures"] == 1
+

@@ -174,6 +174,7 @@ def _run(config: RunConfig, run_dir: Path, problems: list[Problem], searcher: Se
         progress.start(len(problems), [log.finished[p.id] for p in problems if p.id in log.finished])
     cache = GenerationCache(_cache_path(run_dir, config.cache)) if config.cache else None
     new: list[ProblemRecord] = []
+    failed_before = gen.failures if isinstance(gen, ProblemPool) else 0  # a pool can serve several runs (a sweep)
     started = time.perf_counter()
     try:
         _execute(todo, searcher, gen, cache, config.concurrency, grader, log, progress, new)
@@ -182,7 +183,8 @@ def _run(config: RunConfig, run_dir: Path, problems: list[Problem], searcher: Se
         if cache is not None:
             cache.close()
         records = [log.finished[p.id] for p in problems if p.id in log.finished]
-        summary = _write_summary(run_dir, records, new, elapsed, gen.failures if isinstance(gen, ProblemPool) else 0)
+        failures = gen.failures - failed_before if isinstance(gen, ProblemPool) else 0
+        summary = _write_summary(run_dir, records, new, elapsed, failures)
     session = sum((r.cache for r in new), CacheCounts())
     return RunOutcome(run_dir=run_dir, summary=summary, new_records=len(new), session_cache=session)
 

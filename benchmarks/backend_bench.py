@@ -45,7 +45,7 @@ def main() -> None:
     from reason.backends.vllm_backend import VLLMGenerator
     from reason.tasks import task_style
     from reason.types import Problem, SamplingParams
-    from searchers.self_consistency import SelfConsistency
+    from reason.searchers.self_consistency import SelfConsistency
 
     generator = VLLMGenerator(model=args.model)
     llm, style = generator._llm, task_style("gsm8k")

@@ -89,8 +89,8 @@ class Counted:
 
 def searchers():
     from reason.budget import Budget
-    from searchers.beam import BeamSearch
-    from searchers.mcts import MCTS
+    from reason.searchers.beam import BeamSearch
+    from reason.searchers.mcts import MCTS
 
     budget = Budget(tokens=1200)
     return {
@@ -101,7 +101,7 @@ def searchers():
 
 
 def run_once(name, make, generator, llm, block, problem, naive: bool) -> dict:
-    from prm.llm_judge import LLMJudgePRM
+    from reason.prm.llm_judge import LLMJudgePRM
 
     # every run starts cold: an earlier run of the same question would have cached its root prompt
     if not llm.reset_prefix_cache():

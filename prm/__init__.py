@@ -7,6 +7,6 @@ logprobs), `hf` (Hugging Face PRMs of the two common shapes), `from_verifier`
 (a reference-free verifier as a PRM).
 """
 
-from prm.base import AGGREGATIONS, PRM, MeteredPRM, PRMSpec, aggregate, build_prm
+from reason.prm.base import AGGREGATIONS, PRM, MeteredPRM, PRMSpec, aggregate, build_prm
 
 __all__ = ["AGGREGATIONS", "PRM", "MeteredPRM", "PRMSpec", "aggregate", "build_prm"]

@@ -18,13 +18,13 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from prm.base import StepsBatch
+from reason.prm.base import StepsBatch
 from reason.errors import ConfigError
 from reason.registry import named
 from reason.steps import FINAL_RULES
 from reason.types import Problem, Verdict
 from reason.verifier import Verifier
-from verifiers.extract import extract_answer
+from reason.verifiers.extract import extract_answer
 
 
 class CallableVerifier:

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-from prm.base import StepsBatch
+from reason.prm.base import StepsBatch
 from reason.errors import ConfigError, ModelNotFoundError, PRMError
 from reason.registry import named
 from reason.types import Problem

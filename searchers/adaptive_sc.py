@@ -24,8 +24,8 @@ from reason.generator import Generator
 from reason.searcher import SearcherConfig
 from reason.tasks import task_style
 from reason.types import Problem, Sample, SamplingParams, SearchResult
-from searchers.sampling import draw, finish, sample_tree
-from searchers.voting import majority_vote
+from reason.searchers.sampling import draw, finish, sample_tree
+from reason.searchers.voting import majority_vote
 
 
 def beta_tail_above_half(a: int, b: int) -> float:

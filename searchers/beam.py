@@ -18,7 +18,7 @@ from pydantic import Field
 from reason.generator import Generator
 from reason.tree import ROOT
 from reason.types import Problem, SearchResult
-from searchers.stepwise import SearchRun, StepSearchConfig
+from reason.searchers.stepwise import SearchRun, StepSearchConfig
 
 
 class BeamSearch(StepSearchConfig):

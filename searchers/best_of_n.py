@@ -15,13 +15,13 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from prm.base import MeteredPRM, build_prm
+from reason.prm.base import MeteredPRM, build_prm
 from reason.generator import Generator
 from reason.tree import ROOT
 from reason.types import Problem, SearchResult
-from searchers.compose import NSolutions
-from searchers.sampling import finish, sample_tree
-from searchers.scored import ScoredSearchConfig, score_samples
+from reason.searchers.compose import NSolutions
+from reason.searchers.sampling import finish, sample_tree
+from reason.searchers.scored import ScoredSearchConfig, score_samples
 
 
 class BestOfN(NSolutions, ScoredSearchConfig):

@@ -22,7 +22,7 @@ from reason.registry import ComponentSpec, component_choice
 from reason.searcher import Searcher
 from reason.tree import ROOT, SearchTree, graph_from_json
 from reason.types import Compute, Problem, Sample, SamplingParams, SearchResult
-from searchers.sampling import sample_solutions, sample_tree
+from reason.searchers.sampling import sample_solutions, sample_tree
 
 SearcherSpec = ComponentSpec
 """A registered searcher by name, with its parameters."""

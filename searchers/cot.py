@@ -11,7 +11,7 @@ from reason.budget import Budget
 from reason.generator import Generator
 from reason.searcher import SearcherConfig
 from reason.types import Problem, SamplingParams, SearchResult
-from searchers.sampling import sample_solutions, voted_result
+from reason.searchers.sampling import sample_solutions, voted_result
 
 
 class ChainOfThought(SearcherConfig):

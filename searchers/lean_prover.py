@@ -32,8 +32,8 @@ from reason.types import (
     SearchResult,
     Verdict,
 )
-from searchers.sampling import draw, sample_tree
-from verifiers.lean import UNAVAILABLE, LeanConfig, LeanVerifier, lean_source
+from reason.searchers.sampling import draw, sample_tree
+from reason.verifiers.lean import UNAVAILABLE, LeanConfig, LeanVerifier, lean_source
 
 PROMPT_STYLE = "lean"
 

@@ -27,7 +27,7 @@ from reason.generator import Generator
 from reason.registry import named
 from reason.tree import ROOT
 from reason.types import Problem, SamplingParams, SearchResult
-from searchers.stepwise import SearchRun, StepSearchConfig
+from reason.searchers.stepwise import SearchRun, StepSearchConfig
 
 
 class MCTS(StepSearchConfig):

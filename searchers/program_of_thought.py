@@ -22,9 +22,9 @@ from reason.generator import Generator
 from reason.searcher import SearcherConfig
 from reason.tasks import task_style
 from reason.types import Problem, Sample, SamplingParams, SearchResult
-from searchers.sampling import draw, finish, sample_tree
-from verifiers.code import extract_program, printed_answer
-from verifiers.sandbox import Sandbox, SandboxLimits, SandboxResult
+from reason.searchers.sampling import draw, finish, sample_tree
+from reason.verifiers.code import extract_program, printed_answer
+from reason.verifiers.sandbox import Sandbox, SandboxLimits, SandboxResult
 
 PROMPT_STYLE = "pot"
 """The task style whose system and user templates ask for a program."""

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from pydantic import ConfigDict, Field, field_validator
 
-from prm.from_verifier import as_verifier, verifier_choice, without_reference
+from reason.prm.from_verifier import as_verifier, verifier_choice, without_reference
 from reason.budget import Budget, BudgetedGenerator
 from reason.generator import Generator
 from reason.searcher import SearcherConfig
@@ -34,7 +34,7 @@ from reason.types import (
     SearchResult,
     Verdict,
 )
-from searchers.sampling import draw, finish
+from reason.searchers.sampling import draw, finish
 
 
 def _stated_answer(sample: Sample) -> Verdict | None:

@@ -24,7 +24,7 @@ from reason.types import (
     SamplingParams,
     SearchResult,
 )
-from searchers.voting import SELECTIONS
+from reason.searchers.voting import SELECTIONS
 
 
 def sample_solutions(

@@ -9,12 +9,12 @@ from typing import Any
 
 from pydantic import ConfigDict, field_validator
 
-from prm.base import MeteredPRM, aggregate, aggregation, prm_choice
+from reason.prm.base import MeteredPRM, aggregate, aggregation, prm_choice
 from reason.registry import named
 from reason.searcher import SearcherConfig
 from reason.steps import split_steps
 from reason.types import Problem, Sample
-from searchers.voting import SELECTIONS
+from reason.searchers.voting import SELECTIONS
 
 
 class ScoredSearchConfig(SearcherConfig):

@@ -14,8 +14,8 @@ from typing import ClassVar
 from reason.generator import Generator
 from reason.searcher import SearcherConfig
 from reason.types import Problem, SearchResult
-from searchers.compose import NSolutions
-from searchers.sampling import finish
+from reason.searchers.compose import NSolutions
+from reason.searchers.sampling import finish
 
 
 class SelfConsistency(NSolutions, SearcherConfig):

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from prm.base import AGGREGATIONS, Aggregation, MeteredPRM, build_prm
+from reason.prm.base import AGGREGATIONS, Aggregation, MeteredPRM, build_prm
 from reason.budget import Budget, BudgetedGenerator, plan_batch
 from reason.generator import Generator
 from reason.registry import named
@@ -35,9 +35,9 @@ from reason.types import (
     SamplingParams,
     SearchResult,
 )
-from searchers.sampling import finish
-from searchers.scored import ScoredSearchConfig
-from verifiers.extract import RULES
+from reason.searchers.sampling import finish
+from reason.searchers.scored import ScoredSearchConfig
+from reason.verifiers.extract import RULES
 
 
 class StepSearchConfig(ScoredSearchConfig):

@@ -32,8 +32,8 @@ def bundled_model_path() -> str:
 def lean_checker():
     """The WebAssembly Lean checker, shared by the whole session: installed first when absent
     (`reason lean install`'s own installer, so a fresh clone tests what users get), started once."""
-    from verifiers.lean_backend import lean_backend
-    from verifiers.lean_install import install, installed
+    from reason.verifiers.lean_backend import lean_backend
+    from reason.verifiers.lean_install import install, installed
 
     if installed() is None:
         install()

@@ -6,7 +6,7 @@ import pytest
 
 from reason.errors import ConfigError
 from reason.tasks import task_style
-from verifiers.extract import RULES, extract_answer
+from reason.verifiers.extract import RULES, extract_answer
 
 
 @pytest.mark.parametrize(

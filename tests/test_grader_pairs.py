@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from verifiers.grader import Grader
+from reason.verifiers.grader import Grader
 
 PAIRS = [json.loads(line) for line in (Path(__file__).parent / "data" / "grader_pairs.jsonl").read_text("utf-8").splitlines()]
 

@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from verifiers.grader import Grader, GraderConfig, shared_pool
-from verifiers.timelimit import WorkerFailed, WorkerPool, WorkerTimeout
+from reason.verifiers.grader import Grader, GraderConfig, shared_pool
+from reason.verifiers.timelimit import WorkerFailed, WorkerPool, WorkerTimeout
 
 LIMIT_S = 2.0
 SLACK_S = 1.5
@@ -23,7 +23,7 @@ SLACK_S = 1.5
 
 @pytest.fixture(scope="module")
 def pool():
-    pool = WorkerPool(preload=("verifiers.symbolic",))
+    pool = WorkerPool(preload=("reason.verifiers.symbolic",))
     yield pool
     pool.close()
 

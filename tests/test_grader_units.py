@@ -11,11 +11,11 @@ from reason.registry import registry
 from reason.tasks import task_style
 from reason.testing import FakeGenerator
 from reason.types import Problem
-from searchers.self_consistency import SelfConsistency
-from verifiers.equivalence import Comparer
-from verifiers.grader import Grader, GraderConfig, equivalent, shared_pool
-from verifiers.latex import ParseError, parse_answer, read_answer
-from verifiers.nodes import (
+from reason.searchers.self_consistency import SelfConsistency
+from reason.verifiers.equivalence import Comparer
+from reason.verifiers.grader import Grader, GraderConfig, equivalent, shared_pool
+from reason.verifiers.latex import ParseError, parse_answer, read_answer
+from reason.verifiers.nodes import (
     Choice,
     Interval,
     Matrix,
@@ -26,9 +26,9 @@ from verifiers.nodes import (
     Text,
     Union,
 )
-from verifiers.normalize import normalize
-from verifiers.symbolic import SympyTier
-from verifiers.timelimit import WorkerPool
+from reason.verifiers.normalize import normalize
+from reason.verifiers.symbolic import SympyTier
+from reason.verifiers.timelimit import WorkerPool
 
 
 @pytest.mark.parametrize(
@@ -154,7 +154,7 @@ def test_long_answers_are_only_parsed_in_the_worker(pool):
 
 
 def test_comparer_without_sympy_tier_raises_undecided():
-    from verifiers.equivalence import Undecided
+    from reason.verifiers.equivalence import Undecided
 
     with pytest.raises(Undecided):
         Comparer().same(parse_answer("2^{2^{20}}"), parse_answer("4^{2^{19}}"))

@@ -7,7 +7,7 @@ import pytest
 from reason.api import make_searcher
 from reason.testing import FakeGenerator
 from reason.types import Problem
-from searchers.lean_prover import LeanProver
+from reason.searchers.lean_prover import LeanProver
 
 STATEMENT = Problem(question="theorem add_comm' (a b : Nat) : a + b = b + a := by sorry", task="lean")
 WASM = {"backend": "wasm", "timeout_s": 60}
@@ -59,9 +59,9 @@ def test_gives_up_after_max_attempts_without_an_answer(lean_checker):
 
 
 def test_without_lean_the_search_stops_at_once(monkeypatch):
-    monkeypatch.setattr("verifiers.lean_backend.installed", lambda: None)
-    monkeypatch.setattr("verifiers.lean_backend.shutil.which", lambda name: None)
-    monkeypatch.setattr("verifiers.lean_backend._backends", {})
+    monkeypatch.setattr("reason.verifiers.lean_backend.installed", lambda: None)
+    monkeypatch.setattr("reason.verifiers.lean_backend.shutil.which", lambda name: None)
+    monkeypatch.setattr("reason.verifiers.lean_backend._backends", {})
     gen = FakeGenerator(["by omega"], cycle=True)
     result = LeanProver(lean={"backend": "auto"}).search(STATEMENT, gen)
     [attempt] = result.trace["attempts"]

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from verifiers.lean import LeanVerifier
+from reason.verifiers.lean import LeanVerifier
 
 NEVER_ENDS = "theorem stuck : False := by\n  sleep 100000000\n  trivial"
 

@@ -4,13 +4,13 @@ import math
 
 import pytest
 
-from prm.base import AGGREGATIONS, MeteredPRM, aggregate, build_prm, prm_choice
-from prm.from_verifier import VerifierPRM
-from prm.llm_judge import LLMJudgePRM
+from reason.prm.base import AGGREGATIONS, MeteredPRM, aggregate, build_prm, prm_choice
+from reason.prm.from_verifier import VerifierPRM
+from reason.prm.llm_judge import LLMJudgePRM
 from reason.errors import ConfigError, PRMError
 from reason.testing import FakeGenerator, FakePRM, by_prefix
 from reason.types import Completion, Problem, TokenLogprob, TopLogprob
-from searchers.beam import BeamSearch
+from reason.searchers.beam import BeamSearch
 
 Q = Problem(question="What is 2 + 2?", answer="4")
 

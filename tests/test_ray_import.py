@@ -13,7 +13,7 @@ import pytest
 from reason.distributed import RayOptions
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("reason", "searchers", "verifiers", "prm")
+PACKAGES = ("reason", "searchers", "verifiers", "prm")  # folders; they install as reason.*
 
 LOCAL_RUN = textwrap.dedent(
     """

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from verifiers.sandbox import Sandbox, SandboxLimits, run_code
+from reason.verifiers.sandbox import Sandbox, SandboxLimits, run_code
 
 
 def test_prints_and_passes():

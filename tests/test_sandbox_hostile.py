@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from verifiers.sandbox import Sandbox, SandboxLimits
-from verifiers.sandbox_processes import UID_BASE, UID_SPAN
+from reason.verifiers.sandbox import Sandbox, SandboxLimits
+from reason.verifiers.sandbox_processes import UID_BASE, UID_SPAN
 
 MODES = {"default": (True, True), "os-only": (False, True), "guards-only": (True, False)}
 """Mode name -> (Python guards, namespaces)."""

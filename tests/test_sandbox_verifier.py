@@ -8,7 +8,7 @@ import pytest
 
 from reason.registry import registry
 from reason.types import Problem
-from verifiers.code import (
+from reason.verifiers.code import (
     CodeVerifier,
     arithmetic_claims,
     evaluate_arithmetic,

@@ -4,11 +4,11 @@ import reason
 from reason.errors import ConfigError
 from reason.testing import FakeGenerator
 from reason.types import Problem, Sample
-from searchers.cot import ChainOfThought
-from searchers.self_consistency import SelfConsistency
-from searchers.voting import group_answers, majority_vote
-from verifiers.basic import same_answer
-from verifiers.extract import extract_answer
+from reason.searchers.cot import ChainOfThought
+from reason.searchers.self_consistency import SelfConsistency
+from reason.searchers.voting import group_answers, majority_vote
+from reason.verifiers.basic import same_answer
+from reason.verifiers.extract import extract_answer
 
 
 @pytest.mark.parametrize(

@@ -5,10 +5,10 @@ import pytest
 from reason.budget import Budget
 from reason.testing import FakeGenerator, FakePRM, by_prefix
 from reason.types import Problem
-from searchers.beam import BeamSearch
-from searchers.dvts import DVTS
-from searchers.tot_bfs import TreeOfThoughtBFS
-from searchers.tot_dfs import TreeOfThoughtDFS
+from reason.searchers.beam import BeamSearch
+from reason.searchers.dvts import DVTS
+from reason.searchers.tot_bfs import TreeOfThoughtBFS
+from reason.searchers.tot_dfs import TreeOfThoughtDFS
 
 Q = Problem(question="A puzzle?")
 

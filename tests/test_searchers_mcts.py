@@ -8,7 +8,7 @@ from reason.budget import Budget
 from reason.testing import FakeGenerator, FakePRM, by_prefix
 from reason.tree import ROOT, SearchTree
 from reason.types import Problem
-from searchers.mcts import MCTS
+from reason.searchers.mcts import MCTS
 
 Q = Problem(question="A puzzle?")
 STEPS = {"": ["A", "B"], "A": ["A1", "The answer is 7."], "A\n\nA1": ["The answer is 8.", "The answer is 9."]}
@@ -149,7 +149,7 @@ def test_a_grafted_rollout_stops_at_the_answer_and_at_the_step_cap():
     ("total", "weights", "parts"), [(10, [1, 1, 1], [3, 4, 3]), (7, [5, 0, 2], [5, 0, 2]), (0, [3], [0]), (5, [0, 0], [0, 5])]
 )
 def test_apportion_adds_up_exactly(total, weights, parts):
-    from searchers.stepwise import apportion
+    from reason.searchers.stepwise import apportion
 
     assert apportion(total, weights) == parts and sum(parts) == total
 

@@ -9,19 +9,19 @@ import json
 
 import pytest
 
-from prm.llm_judge import LLMJudgePRM
+from reason.prm.llm_judge import LLMJudgePRM
 from reason.budget import Budget
 from reason.generator import MeteredGenerator
 from reason.tree import graph_from_json, graph_to_json
 from reason.types import Problem
-from searchers.adaptive_sc import AdaptiveSelfConsistency
-from searchers.beam import BeamSearch
-from searchers.best_of_n import BestOfN
-from searchers.dvts import DVTS
-from searchers.mcts import MCTS
-from searchers.refine import VerifierRefine
-from searchers.tot_bfs import TreeOfThoughtBFS
-from searchers.tot_dfs import TreeOfThoughtDFS
+from reason.searchers.adaptive_sc import AdaptiveSelfConsistency
+from reason.searchers.beam import BeamSearch
+from reason.searchers.best_of_n import BestOfN
+from reason.searchers.dvts import DVTS
+from reason.searchers.mcts import MCTS
+from reason.searchers.refine import VerifierRefine
+from reason.searchers.tot_bfs import TreeOfThoughtBFS
+from reason.searchers.tot_dfs import TreeOfThoughtDFS
 
 pytestmark = pytest.mark.model
 

@@ -6,10 +6,10 @@ from reason.budget import Budget
 from reason.errors import ConfigError
 from reason.testing import FakeGenerator, FakePRM, by_prefix
 from reason.types import Problem, Verdict
-from searchers.adaptive_sc import AdaptiveSelfConsistency, beta_tail_above_half
-from searchers.best_of_n import BestOfN
-from searchers.refine import VerifierRefine
-from searchers.self_consistency import SelfConsistency
+from reason.searchers.adaptive_sc import AdaptiveSelfConsistency, beta_tail_above_half
+from reason.searchers.best_of_n import BestOfN
+from reason.searchers.refine import VerifierRefine
+from reason.searchers.self_consistency import SelfConsistency
 
 Q = Problem(question="How many?", answer="5")
 SOLUTIONS = ["3 + 1 = 4\n\nThe answer is 4.", "2 + 3 = 5\n\nThe answer is 5.", "5 + 0 = 5\n\nThe answer is 5."]

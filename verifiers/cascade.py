@@ -21,7 +21,7 @@ from pydantic import field_validator
 
 from reason.registry import named
 from reason.types import Frozen, Problem, Verdict
-from verifiers.extract import extract_answer
+from reason.verifiers.extract import extract_answer
 
 TierCheck = Callable[[Problem, str], Verdict]
 
@@ -70,20 +70,20 @@ def sympy_tier(problem: Problem, candidate: str) -> Verdict:
     """The grader (normalisation, exact rationals, SymPy equivalence under a time limit)."""
     if problem.answer is None:
         return Verdict(status="error", rule="sympy", detail="no reference answer")
-    from verifiers.grader import grade
+    from reason.verifiers.grader import grade
 
     verdict = grade(_answer_of(problem, candidate), problem.answer)
     return verdict.model_copy(update={"rule": f"sympy:{verdict.rule}" if verdict.rule else "sympy"})
 
 
 def code_tier(problem: Problem, candidate: str) -> Verdict:
-    from verifiers.code import CodeVerifier
+    from reason.verifiers.code import CodeVerifier
 
     return _shared("code", CodeVerifier).verify(problem, candidate)
 
 
 def lean_tier(problem: Problem, candidate: str) -> Verdict:
-    from verifiers.lean import LeanVerifier, lean_source
+    from reason.verifiers.lean import LeanVerifier, lean_source
 
     if lean_source(problem, candidate) is None:
         return Verdict(status="error", rule="lean", detail="no Lean statement or proof in the candidate")

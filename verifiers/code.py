@@ -31,7 +31,7 @@ from pydantic import Field, field_validator
 
 from reason.registry import named
 from reason.types import Frozen, Problem, Verdict
-from verifiers.sandbox import Sandbox, SandboxLimits, SandboxResult
+from reason.verifiers.sandbox import Sandbox, SandboxLimits, SandboxResult
 
 _CHECK_NAMES = ("program", "arithmetic", "substitution")
 """The names in `CHECKS` (defined below, after the checks themselves)."""

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
-from verifiers.latex import read_answer
-from verifiers.nodes import (
+from reason.verifiers.latex import read_answer
+from reason.verifiers.nodes import (
     EXPR_TYPES,
     Answer,
     Call,
@@ -44,8 +44,8 @@ from verifiers.nodes import (
     Text,
     Union,
 )
-from verifiers.normalize import normalize
-from verifiers.numeric import Unevaluable, approx, exact, free_symbols, infinity_sign
+from reason.verifiers.normalize import normalize
+from reason.verifiers.numeric import Unevaluable, approx, exact, free_symbols, infinity_sign
 
 RULE_ORDER = ("string", "text", "choice", "structure", "infinity", "rational", "numeric", "identity", "sympy")
 """Tiers from cheapest to most expensive; a structure that passes reports its most expensive element's rule."""

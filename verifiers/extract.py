@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from reason.errors import ConfigError
-from verifiers.normalize import unwrap
+from reason.verifiers.normalize import unwrap
 
 Rule = Callable[[str], str | None]
 

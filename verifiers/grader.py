@@ -24,17 +24,17 @@ from pydantic import Field
 
 from reason.errors import VerifierError
 from reason.types import Frozen, Problem, Verdict
-from verifiers.equivalence import (
+from reason.verifiers.equivalence import (
     Comparer,
     Decision,
     Undecided,
     compare_texts,
     normalized,
 )
-from verifiers.latex import read_answer
-from verifiers.timelimit import WorkerPool, WorkerTimeout
+from reason.verifiers.latex import read_answer
+from reason.verifiers.timelimit import WorkerPool, WorkerTimeout
 
-_SYMPY_ENTRY = "verifiers.symbolic:decide"
+_SYMPY_ENTRY = "reason.verifiers.symbolic:decide"
 
 
 class GraderConfig(Frozen):
@@ -149,7 +149,7 @@ def shared_pool() -> WorkerPool:
     with _lock:
         pool = _shared.get(os.getpid())
         if pool is None or pool.closed:
-            pool = _shared[os.getpid()] = WorkerPool(size=1, preload=("verifiers.symbolic",))
+            pool = _shared[os.getpid()] = WorkerPool(size=1, preload=("reason.verifiers.symbolic",))
             atexit.register(pool.close)
         return pool
 

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from fractions import Fraction
 
-from verifiers.nodes import (
+from reason.verifiers.nodes import (
     EXPR_TYPES,
     Answer,
     Call,

@@ -22,7 +22,7 @@ from typing import Literal
 from pydantic import Field
 
 from reason.types import Frozen, Problem, Verdict
-from verifiers.lean_backend import (
+from reason.verifiers.lean_backend import (
     LeanMessage,
     LeanRun,
     LeanUnavailableError,

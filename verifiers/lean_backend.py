@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from reason.errors import VerifierError
-from verifiers.lean_install import LeanInstall, installed
+from reason.verifiers.lean_install import LeanInstall, installed
 
 logger = logging.getLogger(__name__)
 

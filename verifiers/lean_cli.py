@@ -12,9 +12,9 @@ from typing import Annotated
 
 import typer
 
-from verifiers.lean import LeanConfig, LeanVerifier
-from verifiers.lean_backend import LeanUnavailableError, lean_backend
-from verifiers.lean_install import PACKAGES, install, installed, lean_home
+from reason.verifiers.lean import LeanConfig, LeanVerifier
+from reason.verifiers.lean_backend import LeanUnavailableError, lean_backend
+from reason.verifiers.lean_install import PACKAGES, install, installed, lean_home
 
 lean_app = typer.Typer(help="The Lean 4 verifier: install, status, check.", no_args_is_help=True)
 

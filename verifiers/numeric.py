@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from fractions import Fraction
 from functools import reduce
 
-from verifiers.nodes import Call, Const, Expr, Num, Sym
+from reason.verifiers.nodes import Call, Const, Expr, Num, Sym
 
 MAX_EXACT_BITS = 20_000
 """Largest numerator/denominator computed exactly; bigger values are left to SymPy."""

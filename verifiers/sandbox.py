@@ -38,7 +38,7 @@ from typing import Literal
 from pydantic import Field
 
 from reason.types import Frozen
-from verifiers.sandbox_processes import (
+from reason.verifiers.sandbox_processes import (
     fresh_uid,
     kill_group,
     kill_uid,

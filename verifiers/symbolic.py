@@ -16,8 +16,8 @@ from typing import Any
 
 import sympy
 
-from verifiers.equivalence import Comparer, compare_texts
-from verifiers.nodes import Const, Expr, Num, Sym
+from reason.verifiers.equivalence import Comparer, compare_texts
+from reason.verifiers.nodes import Const, Expr, Num, Sym
 
 _CONSTANTS: dict[str, Any] = {"pi": sympy.pi, "e": sympy.E, "i": sympy.I, "inf": sympy.oo}
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from reason.errors import VerifierError
-from verifiers.worker import FRAME
+from reason.verifiers.worker import FRAME
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ class WorkerPool:
     def _spawn(self) -> _Worker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PROJECT_ROOT, env.get("PYTHONPATH", "")) if p)
-        command = [sys.executable, "-m", "verifiers.worker", str(self.memory_limit_mb), *self.preload]
+        command = [sys.executable, "-m", "reason.verifiers.worker", str(self.memory_limit_mb), *self.preload]
         try:
             process = subprocess.Popen(
                 command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, env=env, start_new_session=True

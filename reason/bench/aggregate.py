@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from reason.errors import UnknownComponentError
 from reason.types import Candidate, Sample
-from searchers.voting import group_answers, majority_vote
+from reason.searchers.voting import group_answers, majority_vote
 
 Equivalence = Callable[[str, str], bool]
 Aggregator = Callable[[Sequence[Sample], Equivalence], list[Candidate]]

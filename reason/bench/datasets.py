@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from reason.bench.errors import DatasetError
 from reason.types import Problem
-from verifiers.extract import after_hashes, last_boxed
+from reason.verifiers.extract import after_hashes, last_boxed
 
 Row = dict
 

@@ -19,7 +19,7 @@ from reason.bench.records import CacheCounts, CandidateRecord, ProblemRecord, Sa
 from reason.tasks import task_style
 from reason.types import Candidate, Problem, SearchResult, Verdict
 from reason.verifier import Verifier
-from searchers.voting import group_answers
+from reason.searchers.voting import group_answers
 
 logger = logging.getLogger(__name__)
 

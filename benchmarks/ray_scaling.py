@@ -100,7 +100,7 @@ def workload(args: argparse.Namespace):
 def throughput(config, factory, replicas: int | None, work_dir: Path) -> float:
     """Problems per second of one fresh run (replicas=None: locally, without Ray)."""
     from reason.bench.runner import run_benchmark
-    from reason.distributed import RayOptions
+    from reason.distributed import RayOptions, ray_pools
 
     run_dir = work_dir / f"run-{replicas}-{time.monotonic_ns()}"
     if replicas is None:
@@ -111,7 +111,7 @@ def throughput(config, factory, replicas: int | None, work_dir: Path) -> float:
             generator.close()
     else:
         options = RayOptions(replicas=replicas, replica_cpus=1, object_store_mb=200, generator_factory=factory)
-        outcome = run_benchmark(config, run_dir, ray=options)
+        outcome = run_benchmark(config, run_dir, pools=ray_pools(options))
     shutil.rmtree(run_dir, ignore_errors=True)
     return outcome.summary.timed_problems / outcome.summary.elapsed_s
 

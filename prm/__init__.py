@@ -7,6 +7,13 @@ logprobs), `hf` (Hugging Face PRMs of the two common shapes), `from_verifier`
 (a reference-free verifier as a PRM).
 """
 
-from reason.prm.base import AGGREGATIONS, PRM, MeteredPRM, PRMSpec, aggregate, build_prm
+from reason.reward import (
+    PRM,
+    STEP_REDUCTIONS,
+    MeteredPRM,
+    PRMSpec,
+    build_prm,
+    reduce_steps,
+)
 
-__all__ = ["AGGREGATIONS", "PRM", "MeteredPRM", "PRMSpec", "aggregate", "build_prm"]
+__all__ = ["STEP_REDUCTIONS", "PRM", "MeteredPRM", "PRMSpec", "aggregate", "build_prm"]

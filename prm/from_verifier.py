@@ -18,59 +18,13 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from reason.prm.base import StepsBatch
 from reason.errors import ConfigError
+from reason.extract import extract_answer
 from reason.registry import named
+from reason.reward import StepsBatch
 from reason.steps import FINAL_RULES
-from reason.types import Problem, Verdict
-from reason.verifier import Verifier
-from reason.verifiers.extract import extract_answer
-
-
-class CallableVerifier:
-    """A verifier from a function `(problem, candidate) -> bool | Verdict`."""
-
-    def __init__(self, check: Callable[[Problem, str], bool | Verdict], name: str | None = None) -> None:
-        self.check = check
-        self.name = name or getattr(check, "__name__", "callable")
-
-    def verify(self, problem: Problem, candidate: str) -> Verdict:
-        outcome = self.check(problem, candidate)
-        if isinstance(outcome, Verdict):
-            return outcome
-        return Verdict(
-            status="pass" if outcome else "fail",
-            rule=self.name,
-            detail="" if outcome else f"{candidate!r} failed {self.name}",
-        )
-
-
-def verifier_choice(value: Any) -> Any:
-    """Validate a verifier given as a registered name, a Verifier, or a function."""
-    from reason.registry import registry
-
-    if isinstance(value, str):
-        if value not in registry.names("verifier"):
-            raise ConfigError(
-                f"unknown verifier {value!r}; registered verifiers: {', '.join(registry.names('verifier'))}"
-            )
-        return value
-    if isinstance(value, Verifier) or callable(value):
-        return value
-    raise ConfigError(f"a verifier is a registered name, a Verifier or a function; got {type(value).__name__}")
-
-
-def as_verifier(choice: Any) -> Verifier:
-    from reason.registry import registry
-
-    choice = verifier_choice(choice)
-    if isinstance(choice, str):
-        return registry.get("verifier", choice)()
-    return choice if isinstance(choice, Verifier) else CallableVerifier(choice)
-
-
-def without_reference(problem: Problem) -> Problem:
-    return problem.model_copy(update={"answer": None})
+from reason.types import Problem, Validated, Verdict
+from reason.verifier import Verifier, as_verifier, verifier_choice, without_reference
 
 
 def _stated_answer(steps: Sequence[str], rules: Sequence[str]) -> str | None:
@@ -85,7 +39,7 @@ CHECKS: dict[str, Callable[[Sequence[str], Sequence[str]], str | None]] = {"answ
 """What a verifier PRM hands the verifier for a step prefix, by name (None: nothing to check)."""
 
 
-class VerifierPRM(BaseModel):
+class VerifierPRM(Validated):
     """Args: verifier (registered name, Verifier or function), check (a name in CHECKS), neutral score.
 
     Example:

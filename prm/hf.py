@@ -27,10 +27,10 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-from reason.prm.base import StepsBatch
 from reason.errors import ConfigError, ModelNotFoundError, PRMError
 from reason.registry import named
-from reason.types import Problem
+from reason.reward import StepsBatch
+from reason.types import Problem, Validated
 
 POSITIVE_LABELS = {"good", "positive", "correct", "pos", "+", "yes", "true"}
 ARCHITECTURES = {  # config.architectures suffix -> (shape, transformers auto class)
@@ -151,7 +151,7 @@ def _shape_of(config: Any, shape: str) -> tuple[str, str]:
     raise ConfigError(f"cannot tell the PRM shape from architectures {archs}; pass shape= one of {', '.join(SHAPES)}")
 
 
-class HFPRM(BaseModel):
+class HFPRM(Validated):
     """Args: model (local folder), shape ("auto" or a name in SHAPES), marker overrides, device, batch_size.
 
     Example:

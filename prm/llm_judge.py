@@ -18,13 +18,20 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from reason.prm.base import StepsBatch
 from reason.errors import ConfigError
 from reason.generator import Generator, supports_logprobs
-from reason.types import ChatMessage, ChatPrompt, Completion, Problem, SamplingParams
+from reason.reward import StepsBatch
+from reason.types import (
+    ChatMessage,
+    ChatPrompt,
+    Completion,
+    Problem,
+    SamplingParams,
+    Validated,
+)
 
 
-class LLMJudgePRM(BaseModel):
+class LLMJudgePRM(Validated):
     """Args: generator (None: the searcher's policy model), the judging prompt, the yes/no spellings.
 
     Example:

@@ -13,8 +13,6 @@ import logging
 import threading
 from typing import Any
 
-from pydantic import ValidationError
-
 from reason.errors import ConfigError
 from reason.generator import Generator
 from reason.registry import registry
@@ -26,26 +24,14 @@ logger = logging.getLogger(__name__)
 
 def make_generator(backend: str = "vllm", **options: Any) -> Generator:
     """Build a registered generator by name; options go to its constructor."""
-    factory = registry.get("generator", backend)
-    try:
-        return factory(**options)
-    except ValidationError as exc:
-        raise ConfigError(f"invalid options for backend {backend!r}: {_first_error(exc)}") from exc
+    generator: Generator = registry.build("generator", backend, **options)
+    return generator
 
 
 def make_searcher(strategy: str, **params: Any) -> Searcher:
     """Build a registered searcher by name, its parameters validated."""
-    factory = registry.get("searcher", strategy)
-    try:
-        return factory(**params)
-    except ValidationError as exc:
-        raise ConfigError(f"invalid parameters for strategy {strategy!r}: {_first_error(exc)}") from exc
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "value"
-    return f"{where}: {err['msg']}"
+    searcher: Searcher = registry.build("searcher", strategy, **params)
+    return searcher
 
 
 class Engine:
@@ -86,10 +72,7 @@ class Engine:
 
 
 def _problem(question: str, task: str) -> Problem:
-    try:
-        return Problem(question=question, task=task)
-    except ValidationError as exc:
-        raise ConfigError(f"invalid problem: {_first_error(exc)}") from exc
+    return Problem(question=question, task=task)
 
 
 _engines: dict[tuple, Engine] = {}

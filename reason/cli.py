@@ -199,7 +199,7 @@ def components() -> None:
 
 def _mount_subcommands() -> None:
     """Sub-apps live beside the code they drive; mounting them imports nothing heavy."""
-    from reason.bench.cli import bench_app
+    from reason.bench_cli import bench_app
     from reason.verifiers.lean_cli import lean_app
 
     app.add_typer(bench_app, name="bench", help="Benchmark runs: resumable, cached, with a compute ledger.")

@@ -13,7 +13,14 @@ class ReasonError(Exception):
 
 
 class ConfigError(ReasonError, ValueError):
-    """A parameter or configuration value is invalid."""
+    """A parameter or configuration value is invalid.
+
+    `field` and `reason` are set when a model's field was refused (field "budget.tokens").
+    """
+
+    def __init__(self, message: str, field: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.field, self.reason = field, reason or message
 
 
 class UnknownComponentError(ReasonError, KeyError):

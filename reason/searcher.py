@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
-
 from reason.generator import Generator
-from reason.types import Problem, SearchResult
+from reason.types import Frozen, Problem, SearchResult
 
 
 @runtime_checkable
@@ -23,7 +21,5 @@ class Searcher(Protocol):
     def search(self, problem: Problem, generator: Generator) -> SearchResult: ...
 
 
-class SearcherConfig(BaseModel):
+class SearcherConfig(Frozen):
     """Base for searchers whose parameters are their fields (frozen, unknown names rejected)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reason.verifiers.extract import extract_answer
+from reason.extract import extract_answer
 
 DEFAULT_DELIMITER = "\n\n"
 FINAL_RULES = ("hashes", "boxed", "answer_is")

@@ -1,7 +1,9 @@
 """Task styles: how a problem becomes a prompt and how an answer is read back.
 
 A task style is a prompt template file in `reason/prompts/<name>.toml` with a system
-message, a user template (with `{question}`) and the extraction rules that apply.
+message, a user template (with `{question}`), the extraction rules that apply and, by
+name, the answer equivalence its votes group by (`equivalence = "math"` by default: the
+grader's, registered in the registry's `equivalence` group, found there on first use).
 Leaves out: few-shot example selection; a template holds its examples inline.
 """
 
@@ -14,9 +16,11 @@ from functools import cache
 from importlib import resources
 
 from reason.errors import ConfigError
+from reason.extract import extract_answer
+from reason.registry import registry
 from reason.types import ChatMessage, ChatPrompt, Problem
-from reason.verifiers.extract import extract_answer
-from reason.verifiers.grader import equivalent as graded_equivalent
+
+Equivalence = Callable[[str, str], bool]
 
 
 @dataclass(frozen=True)
@@ -25,8 +29,14 @@ class TaskStyle:
     system: str
     user: str
     extract_rules: tuple[str, ...]
-    equivalent: Callable[[str, str], bool] = graded_equivalent
-    """Are two answers the same? By default the grader's equivalence (0.5, 1/2 and \\frac{1}{2} are one answer)."""
+    equivalence: str = "math"
+    """Registered name of the answer equivalence ("math": the grader's, so 0.5, 1/2 and \\frac{1}{2} are one answer)."""
+
+    @property
+    def equivalent(self) -> Equivalence:
+        """Are two answers the same? The named equivalence, loaded on first use."""
+        check: Equivalence = registry.get("equivalence", self.equivalence)
+        return check
 
     def prompt(self, problem: Problem) -> ChatPrompt:
         messages = [ChatMessage(role="user", content=self.user.format(question=problem.question))]
@@ -49,4 +59,7 @@ def task_style(name: str) -> TaskStyle:
     if name not in task_names():
         raise ConfigError(f"unknown task style {name!r}; task styles: {', '.join(task_names())}")
     raw = tomllib.loads((resources.files("reason") / "prompts" / f"{name}.toml").read_text("utf-8"))
-    return TaskStyle(name=name, system=raw.get("system", ""), user=raw["user"], extract_rules=tuple(raw["extract"]))
+    style = TaskStyle(name=name, system=raw.get("system", ""), user=raw["user"], extract_rules=tuple(raw["extract"]),
+                      equivalence=raw.get("equivalence", "math"))
+    registry.target("equivalence", style.equivalence)  # an unknown name fails here, listing the registered ones
+    return style

@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 
 from reason.errors import GeneratorError
 from reason.generator import render_transcript
-from reason.types import EOS, ChatPrompt, Completion, Prompt, SamplingParams, TokenLogprob
+from reason.types import (
+    EOS,
+    ChatPrompt,
+    Completion,
+    Prompt,
+    SamplingParams,
+    TokenLogprob,
+)
 
 Responder = Callable[[str, SamplingParams], str]
 """Gets the rendered prompt text and the params; returns one sample's text."""

@@ -11,12 +11,43 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from reason.errors import ConfigError
 
 
-class Frozen(BaseModel):
+def first_error(exc: ValidationError) -> str:
+    """Pydantic's first complaint, as "field: message" (a nested model's field as "outer.inner")."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    inner = (err.get("ctx") or {}).get("error")
+    if isinstance(inner, ConfigError) and inner.field:  # a nested model of ours said it first
+        return f"{where + '.' if where else ''}{inner.field}: {inner.reason}"
+    return f"{where or 'value'}: {err['msg']}"
+
+
+class Validated(BaseModel):
+    """Base for every model of ours: a bad value is a `ConfigError` (a `ReasonError`), never
+    pydantic's `ValidationError`, whether the object is built directly or through the registry.
+
+    (`model_validate`, used to read stored records, keeps pydantic's own error.)
+    """
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            where, _, reason = first_error(exc).partition(": ")
+            raise ConfigError(f"invalid {type(self).__name__}: {where}: {reason}", field=where, reason=reason) from exc
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as exc:  # a frozen model, or a bad value on assignment
+            raise ConfigError(f"cannot set {type(self).__name__}.{name}: {first_error(exc)}") from exc
+
+
+class Frozen(Validated):
     """Base for all value objects: immutable, unknown fields rejected."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -193,7 +224,9 @@ class SearchResult(Frozen):
     @property
     def tree(self) -> Any:
         """The search tree as a `networkx.DiGraph` (see `reason.tree`), or None when none was kept."""
-        from reason.tree import graph_from_json  # networkx only when a tree is asked for
+        from reason.tree import (
+            graph_from_json,  # networkx only when a tree is asked for
+        )
 
         data = self.trace.get("tree")
         return None if data is None else graph_from_json(data)

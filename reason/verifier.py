@@ -2,14 +2,27 @@
 
 `verify(problem, candidate) -> Verdict`. A wrong answer is a `fail` verdict, never an
 exception; a verifier that cannot decide says `error` or `timeout`.
+A component takes a verifier as a registered name, a `Verifier`, or a function
+`(problem, candidate) -> bool | Verdict` (`verifier_choice` validates, `as_verifier` builds).
 Leaves out: how the decision is made (reference match, SymPy, code, Lean are plugins).
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
 
+from reason.errors import ConfigError
+from reason.registry import registry
 from reason.types import Problem, Verdict
+
+UNAVAILABLE = ":unavailable"
+"""The end of an `error` verdict's rule when the checker's own tool is missing ("lean:unavailable")."""
+
+
+def unavailable(verdict: Verdict) -> bool:
+    """True when the verifier could not run at all (no Lean, no sandbox): retrying will not help."""
+    return verdict.status == "error" and (verdict.rule or "").endswith(UNAVAILABLE)
 
 
 @runtime_checkable
@@ -17,3 +30,45 @@ class Verifier(Protocol):
     name: str
 
     def verify(self, problem: Problem, candidate: str) -> Verdict: ...
+
+
+class CallableVerifier:
+    """A verifier from a function `(problem, candidate) -> bool | Verdict`."""
+
+    def __init__(self, check: Callable[[Problem, str], bool | Verdict], name: str | None = None) -> None:
+        self.check = check
+        self.name = name or getattr(check, "__name__", "callable")
+
+    def verify(self, problem: Problem, candidate: str) -> Verdict:
+        outcome = self.check(problem, candidate)
+        if isinstance(outcome, Verdict):
+            return outcome
+        return Verdict(
+            status="pass" if outcome else "fail",
+            rule=self.name,
+            detail="" if outcome else f"{candidate!r} failed {self.name}",
+        )
+
+
+def verifier_choice(value: Any) -> Any:
+    """Validate a verifier given as a registered name, a Verifier, or a function."""
+    if isinstance(value, str):
+        if value not in registry.names("verifier"):
+            raise ConfigError(
+                f"unknown verifier {value!r}; registered verifiers: {', '.join(registry.names('verifier'))}"
+            )
+        return value
+    if isinstance(value, Verifier) or callable(value):
+        return value
+    raise ConfigError(f"a verifier is a registered name, a Verifier or a function; got {type(value).__name__}")
+
+
+def as_verifier(choice: Any) -> Verifier:
+    choice = verifier_choice(choice)
+    if isinstance(choice, str):
+        return registry.get("verifier", choice)()
+    return choice if isinstance(choice, Verifier) else CallableVerifier(choice)
+
+
+def without_reference(problem: Problem) -> Problem:
+    return problem.model_copy(update={"answer": None})

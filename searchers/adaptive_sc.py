@@ -18,14 +18,14 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from pydantic import Field
+from reason.searchers.sampling import draw, finish, sample_tree
 
 from reason.budget import Budget, BudgetedGenerator
 from reason.generator import Generator
 from reason.searcher import SearcherConfig
 from reason.tasks import task_style
 from reason.types import Problem, Sample, SamplingParams, SearchResult
-from reason.searchers.sampling import draw, finish, sample_tree
-from reason.searchers.voting import majority_vote
+from reason.voting import majority
 
 
 def beta_tail_above_half(a: int, b: int) -> float:
@@ -76,7 +76,7 @@ class AdaptiveSelfConsistency(SearcherConfig):
 
     def stop_rule(self, samples: list[Sample], equivalent: Callable[[str, str], bool]) -> str | None:
         """The name of the first stopping rule that holds, or None to keep sampling."""
-        votes = [c.votes for c in majority_vote(samples, equivalent)] + [0, 0]
+        votes = [c.votes for c in majority(samples, equivalent)] + [0, 0]
         leader, runner_up = votes[0], votes[1]
         for name, rule in STOP_RULES.items():
             if rule(self, leader, runner_up, self.n - len(samples)):

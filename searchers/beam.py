@@ -14,11 +14,11 @@ import math
 from typing import ClassVar
 
 from pydantic import Field
+from reason.searchers.stepwise import SearchRun, StepSearchConfig
 
 from reason.generator import Generator
 from reason.tree import ROOT
 from reason.types import Problem, SearchResult
-from reason.searchers.stepwise import SearchRun, StepSearchConfig
 
 
 class BeamSearch(StepSearchConfig):

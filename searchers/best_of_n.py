@@ -14,14 +14,14 @@ import time
 from typing import ClassVar
 
 from pydantic import Field
-
-from reason.prm.base import MeteredPRM, build_prm
-from reason.generator import Generator
-from reason.tree import ROOT
-from reason.types import Problem, SearchResult
 from reason.searchers.compose import NSolutions
 from reason.searchers.sampling import finish, sample_tree
 from reason.searchers.scored import ScoredSearchConfig, score_samples
+
+from reason.generator import Generator
+from reason.reward import MeteredPRM, build_prm
+from reason.tree import ROOT
+from reason.types import Problem, SearchResult
 
 
 class BestOfN(NSolutions, ScoredSearchConfig):
@@ -31,7 +31,7 @@ class BestOfN(NSolutions, ScoredSearchConfig):
         >>> from reason.testing import FakeGenerator, FakePRM
         >>> gen = FakeGenerator(["2 + 2 = 5\\n\\nThe answer is 5.", "2 + 2 = 4\\n\\nThe answer is 4."])
         >>> prm = FakePRM({"2 + 2 = 5": 0.1, "2 + 2 = 4": 0.9}, default=1.0)
-        >>> BestOfN(n=2, prm=prm, aggregation="min").search(Problem(question="2+2?"), gen).answer
+        >>> BestOfN(n=2, prm=prm, step_score="min").search(Problem(question="2+2?"), gen).answer
         '4'
     """
 
@@ -46,7 +46,7 @@ class BestOfN(NSolutions, ScoredSearchConfig):
         started = time.perf_counter()
         prm = MeteredPRM(build_prm(self.prm), generator)
         samples, compute, tree = self.draw_solutions(problem, generator)
-        scored = score_samples(problem, prm, samples, self.aggregation, self.delimiter, self.max_steps)
+        scored = score_samples(problem, prm, samples, self.step_score, self.delimiter, self.max_steps)
         if self.base is None:  # the flat tree again, now with the PRM's scores on its nodes
             tree = sample_tree(scored, tree.node(ROOT).get("tokens", 0))
         return finish(self.strategy, problem, scored, compute + prm.compute(), started, self.select, tree)

@@ -14,15 +14,22 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
+from reason.searchers.sampling import sample_solutions, sample_tree
 
 from reason.budget import Budget
 from reason.errors import ConfigError
 from reason.generator import Generator
-from reason.registry import ComponentSpec, component_choice
+from reason.registry import ComponentSpec, component_choice, registry
 from reason.searcher import Searcher
 from reason.tree import ROOT, SearchTree, graph_from_json
-from reason.types import Compute, Problem, Sample, SamplingParams, SearchResult
-from reason.searchers.sampling import sample_solutions, sample_tree
+from reason.types import (
+    Compute,
+    Problem,
+    Sample,
+    SamplingParams,
+    SearchResult,
+    Validated,
+)
 
 SearcherSpec = ComponentSpec
 """A registered searcher by name, with its parameters."""
@@ -34,10 +41,11 @@ def searcher_choice(value: Any) -> Any:
 
 
 def build_searcher(choice: Any) -> Searcher:
-    from reason.api import make_searcher
-
     choice = searcher_choice(choice)
-    return make_searcher(choice.name, **choice.params) if isinstance(choice, SearcherSpec) else choice
+    if isinstance(choice, SearcherSpec):
+        searcher: Searcher = registry.build("searcher", choice.name, **choice.params)
+        return searcher
+    return choice
 
 
 def left(budget: Budget, spent: Compute) -> Budget | None:
@@ -99,7 +107,7 @@ def grafted_tree(results: list[SearchResult]) -> SearchTree:
     return tree
 
 
-class NSolutions(BaseModel):
+class NSolutions(Validated):
     """Parameters and drawing shared by searchers that collect N whole solutions: sampled in one
     batched call, or (with `base`) one run of an inner searcher each, all inside the budget."""
 

@@ -14,12 +14,14 @@ Leaves out: proof search over tactic states (that needs a Lean REPL; see the REA
 from __future__ import annotations
 
 import time
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
+from reason.searchers.sampling import draw, sample_tree
 
 from reason.budget import Budget, BudgetedGenerator
 from reason.generator import Generator
+from reason.registry import registry
 from reason.searcher import SearcherConfig
 from reason.tasks import task_style
 from reason.types import (
@@ -32,8 +34,7 @@ from reason.types import (
     SearchResult,
     Verdict,
 )
-from reason.searchers.sampling import draw, sample_tree
-from reason.verifiers.lean import UNAVAILABLE, LeanConfig, LeanVerifier, lean_source
+from reason.verifier import unavailable
 
 PROMPT_STYLE = "lean"
 
@@ -52,13 +53,14 @@ class LeanProver(SearcherConfig):
     temperature: float = Field(default=0.0, ge=0.0)
     max_tokens: int = Field(default=256, ge=1)
     seed: int | None = None
-    lean: LeanConfig = LeanConfig()
+    lean: dict[str, Any] = Field(default_factory=dict)
+    """Options of the registered `lean` verifier (its `LeanConfig` fields: backend, timeout_s, ...)."""
     budget: Budget = Budget()
 
     def search(self, problem: Problem, generator: Generator) -> SearchResult:
         started = time.perf_counter()
         metered = BudgetedGenerator(generator, self.budget)
-        style, verifier = task_style(PROMPT_STYLE), LeanVerifier(**self.lean.model_dump())
+        style, verifier = task_style(PROMPT_STYLE), registry.build("verifier", "lean", **self.lean)
         prompt = style.prompt(problem)
         params = SamplingParams(temperature=self.temperature, max_tokens=self.max_tokens, seed=self.seed)
         samples: list[Sample] = []
@@ -66,16 +68,16 @@ class LeanProver(SearcherConfig):
         while len(samples) < self.max_attempts and (new := draw(metered, style, prompt, params)):
             sample, verdict = self.attempt(problem, new[0], verifier)
             samples.append(sample)
-            attempts.append({"verdict": verdict.model_dump(), "source": sample.answer or lean_source(problem, sample.text)})
+            attempts.append({"verdict": verdict.model_dump(), "source": sample.answer or verifier.source(problem, sample.text)})
             if verdict.passed or _hopeless(verdict):
                 break
             prompt = self.retry_prompt(prompt, sample, verdict)
         return _result(self.strategy, problem, samples, attempts, metered, started)
 
-    def attempt(self, problem: Problem, sample: Sample, verifier: LeanVerifier) -> tuple[Sample, Verdict]:
+    def attempt(self, problem: Problem, sample: Sample, verifier: Any) -> tuple[Sample, Verdict]:
         """Check one attempt; a passing sample's answer is the Lean file that was checked."""
         verdict = verifier.verify(problem, sample.text)
-        answer = lean_source(problem, sample.text) if verdict.passed else None
+        answer = verifier.source(problem, sample.text) if verdict.passed else None
         return sample.model_copy(update={"answer": answer, "score": 1.0 if verdict.passed else 0.0}), verdict
 
     def retry_prompt(self, prompt: ChatPrompt, sample: Sample, verdict: Verdict) -> ChatPrompt:
@@ -88,7 +90,7 @@ class LeanProver(SearcherConfig):
 
 def _hopeless(verdict: Verdict) -> bool:
     """No point retrying: there is no Lean to check with."""
-    return verdict.rule == UNAVAILABLE
+    return unavailable(verdict)
 
 
 def _result(

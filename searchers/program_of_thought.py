@@ -13,18 +13,18 @@ Leaves out: repairing a failing program (verifier-guided refinement can do that 
 from __future__ import annotations
 
 import time
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
+from reason.searchers.sampling import draw, finish, sample_tree
 
 from reason.budget import Budget, BudgetedGenerator
+from reason.extract import printed_answer
 from reason.generator import Generator
+from reason.registry import registry
 from reason.searcher import SearcherConfig
 from reason.tasks import task_style
 from reason.types import Problem, Sample, SamplingParams, SearchResult
-from reason.searchers.sampling import draw, finish, sample_tree
-from reason.verifiers.code import extract_program, printed_answer
-from reason.verifiers.sandbox import Sandbox, SandboxLimits, SandboxResult
 
 PROMPT_STYLE = "pot"
 """The task style whose system and user templates ask for a program."""
@@ -41,7 +41,8 @@ class ProgramOfThought(SearcherConfig):
     temperature: float = Field(default=0.0, ge=0.0)
     max_tokens: int = Field(default=384, ge=1)
     seed: int | None = None
-    limits: SandboxLimits = SandboxLimits(wall_s=20.0, cpu_s=10)
+    limits: dict[str, Any] = Field(default_factory=lambda: {"wall_s": 20.0, "cpu_s": 10})
+    """Sandbox limits per run: the registered `code` verifier's `SandboxLimits` fields."""
     budget: Budget = Budget()
 
     def search(self, problem: Problem, generator: Generator) -> SearchResult:
@@ -52,8 +53,8 @@ class ProgramOfThought(SearcherConfig):
         )
         prompt = task_style(PROMPT_STYLE).prompt(problem).extended(FENCE_START)
         drawn = [_fenced(s) for s in draw(metered, task_style(problem.task), prompt, params)]
-        sandbox = Sandbox(self.limits)
-        runs = [run_program(problem, sample, sandbox) for sample in drawn]
+        runner = registry.build("verifier", "code", limits=self.limits)  # its program reader and sandbox
+        runs = [run_program(problem, sample, runner) for sample in drawn]
         samples = [sample for sample, _ in runs]
         trace = {"runs": [record for _, record in runs]}
         prompt_tokens = metered.prompt_tokens // max(1, metered.calls)
@@ -65,12 +66,13 @@ def _fenced(sample: Sample) -> Sample:
     return sample.model_copy(update={"text": f"{FENCE_START}{sample.text.rstrip()}\n{FENCE_END}"})
 
 
-def run_program(problem: Problem, sample: Sample, sandbox: Sandbox) -> tuple[Sample, dict]:
-    """Run the sample's program; the sample with the program's answer, and a record of the run."""
-    program = extract_program(sample.text)
+def run_program(problem: Problem, sample: Sample, runner: Any) -> tuple[Sample, dict]:
+    """Run the sample's program with the `code` verifier's sandbox; the sample with the program's
+    answer, and a record of the run."""
+    program = runner.program(sample.text)
     if program is None:
         return sample.model_copy(update={"answer": None}), {"program": None, "status": "no-program"}
-    result = sandbox.run(program)
+    result = runner.sandbox.run(program)
     answer = answer_from_output(problem, result)
     record = {
         "program": program,
@@ -84,7 +86,7 @@ def run_program(problem: Problem, sample: Sample, sandbox: Sandbox) -> tuple[Sam
     return sample.model_copy(update={"answer": answer}), record
 
 
-def answer_from_output(problem: Problem, result: SandboxResult) -> str | None:
+def answer_from_output(problem: Problem, result: Any) -> str | None:
     """The answer a successful run printed: by the task style's extraction, else its last line."""
     if result.status != "pass":
         return None

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from pydantic import ConfigDict, Field, field_validator
+from reason.searchers.sampling import draw, finish
 
-from reason.prm.from_verifier import as_verifier, verifier_choice, without_reference
 from reason.budget import Budget, BudgetedGenerator
 from reason.generator import Generator
 from reason.searcher import SearcherConfig
@@ -34,7 +34,7 @@ from reason.types import (
     SearchResult,
     Verdict,
 )
-from reason.searchers.sampling import draw, finish
+from reason.verifier import as_verifier, verifier_choice, without_reference
 
 
 def _stated_answer(sample: Sample) -> Verdict | None:

@@ -24,7 +24,7 @@ from reason.types import (
     SamplingParams,
     SearchResult,
 )
-from reason.searchers.voting import SELECTIONS
+from reason.voting import vote_rule
 
 
 def sample_solutions(
@@ -76,7 +76,7 @@ def finish(
     trace: dict[str, Any] | None = None,
 ) -> SearchResult:
     """The `SearchResult`: candidates by the named selection, the winner's best sample as reasoning."""
-    candidates = SELECTIONS[select](samples, task_style(problem.task).equivalent)
+    candidates = vote_rule(select)(samples, task_style(problem.task).equivalent)
     best = candidates[0] if candidates else None
     reasoning = samples[best.sample_indices[0]].text if best else (samples[0].text if samples else "")
     tree = tree if tree is not None else sample_tree(samples)

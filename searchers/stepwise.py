@@ -18,11 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import Field, field_validator
+from reason.searchers.sampling import finish
+from reason.searchers.scored import ScoredSearchConfig
 
-from reason.prm.base import AGGREGATIONS, Aggregation, MeteredPRM, build_prm
 from reason.budget import Budget, BudgetedGenerator, plan_batch
+from reason.extract import RULES
 from reason.generator import Generator
 from reason.registry import named
+from reason.reward import STEP_REDUCTIONS, MeteredPRM, StepReduction, build_prm
 from reason.steps import FINAL_RULES, is_final, step_segments
 from reason.tasks import TaskStyle, task_style
 from reason.tree import ROOT, SearchTree
@@ -35,9 +38,6 @@ from reason.types import (
     SamplingParams,
     SearchResult,
 )
-from reason.searchers.sampling import finish
-from reason.searchers.scored import ScoredSearchConfig
-from reason.verifiers.extract import RULES
 
 
 class StepSearchConfig(ScoredSearchConfig):
@@ -68,7 +68,7 @@ class StepSearchConfig(ScoredSearchConfig):
             temperature=self.temperature, max_tokens=self.max_tokens, stop=(self.delimiter,), seed=self.seed
         )
         proposer = StepProposer(style, style.prompt(problem), policy, params, self.final_rules, self.max_steps)
-        scorer = StepScorer(MeteredPRM(build_prm(self.prm), generator), problem, AGGREGATIONS[self.aggregation])
+        scorer = StepScorer(MeteredPRM(build_prm(self.prm), generator), problem, STEP_REDUCTIONS[self.step_score])
         return SearchRun(self, problem, style, proposer, scorer, SearchTree(), time.perf_counter())
 
 
@@ -177,7 +177,7 @@ class StepScorer:
 
     prm: MeteredPRM
     problem: Problem
-    aggregate: Aggregation
+    reduce: StepReduction
 
     def score(self, tree: SearchTree, nodes: Sequence[int]) -> None:
         """Score the nodes not scored yet, in one PRM call; an empty step inherits its parent's value.
@@ -192,7 +192,7 @@ class StepScorer:
         for bottom, scores in zip(bottoms, self.prm.score(self.problem, [tree.steps(n) for n in bottoms])):
             for node in (n for n in tree.path(bottom) if n in written):
                 count = len(tree.steps(node))
-                tree.update(node, score=scores[count - 1], value=self.aggregate(scores[:count]))
+                tree.update(node, score=scores[count - 1], value=self.reduce(scores[:count]))
         for node in sorted((n for n in todo if n not in written), key=lambda n: tree.node(n)["depth"]):
             parent = tree.node(tree.parent(node))  # type: ignore[arg-type]
             tree.update(node, score=parent["score"], value=parent["value"] or 0.0)

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from reason.bench.batching import MicroBatchingGenerator
+from reason.backends.batching import MicroBatchingGenerator
 from reason.errors import GeneratorError
 from reason.testing import FakeGenerator
 from reason.types import SamplingParams

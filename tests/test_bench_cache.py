@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from reason.bench.cache import CacheOnlyGenerator, CachingGenerator, GenerationCache
+from reason.backends.cache import CacheOnlyGenerator, CachingGenerator, GenerationCache
 from reason.errors import GeneratorError
 from reason.testing import FakeGenerator
 from reason.types import ChatMessage, ChatPrompt, SamplingParams

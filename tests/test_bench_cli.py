@@ -6,8 +6,8 @@ import pytest
 from test_bench_support import Arithmetic, write_arithmetic
 from typer.testing import CliRunner
 
-from reason.bench.cli import bench_app, parse_pairs
 from reason.bench.records import read_records
+from reason.bench_cli import bench_app, parse_pairs
 from reason.errors import ConfigError
 from reason.registry import registry
 
@@ -66,7 +66,7 @@ def test_rescore_command_generates_nothing(tmp_path, data, arith_backend):
     out = tmp_path / "sc"
     first = runner.invoke(bench_app, [data, *FIELDS, "-s", "self-consistency", "--n", "3", "-b", "arith", "-o", str(out), "-q"])
     assert first.exit_code == 0, first.output
-    result = runner.invoke(bench_app, ["rescore", str(out), "--aggregate", "weighted"])
+    result = runner.invoke(bench_app, ["rescore", str(out), "--vote", "weighted"])
     assert result.exit_code == 0, result.output
     assert "18 completions from cache, 0 generated" in result.output
     assert len(arith_backend) == 1  # no backend was built for the rescore

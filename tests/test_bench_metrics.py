@@ -95,7 +95,7 @@ def problem(pid, answers, right, predicted_right):
     )
     return ProblemRecord(
         id=pid, question="q", reference="r", predicted=None, correct=predicted_right, verdict=Verdict(status="pass"),
-        strategy="self-consistency", aggregate=None, candidates=candidates, samples=samples,
+        strategy="self-consistency", vote=None, candidates=candidates, samples=samples,
         compute=Compute(generated_tokens=10 * len(answers), prompt_tokens=30, model_calls=1, prm_prompt_tokens=5),
         cache=CacheCounts(hits=1, generated=len(answers) - 1), wall_time_s=1.0,
     )

@@ -16,7 +16,7 @@ from reason.types import Compute, Verdict
 def record(i: int) -> ProblemRecord:
     return ProblemRecord(
         id=f"p{i}", question=f"q{i}", reference=str(i), predicted=str(i), correct=True,
-        verdict=Verdict(status="pass"), strategy="cot", aggregate=None, candidates=(), samples=(),
+        verdict=Verdict(status="pass"), strategy="cot", vote=None, candidates=(), samples=(),
         compute=Compute(generated_tokens=10 + i), cache=CacheCounts(generated=1), wall_time_s=0.1,
     )
 

@@ -164,12 +164,12 @@ def test_rescore_regenerates_nothing_and_applies_another_vote_rule(tmp_path, dat
     # n=2 with one wrong sample: a 1-1 tie; the searcher keeps the first (right) answer
     assert run.summary.accuracy == 1.0
     calls = len(gen.calls)
-    out = rescore(tmp_path / "r", aggregate="majority-finished")
+    out = rescore(tmp_path / "r", vote="majority-finished")
     assert out.session_cache.generated == 0 and out.session_cache.hits == run.session_cache.generated == 24
     assert out.run_dir == tmp_path / "r" / "rescore" / "majority-finished-match"
     assert len(gen.calls) == calls
     assert out.summary.problems == 12 and out.summary.accuracy == 1.0
-    assert all(r.aggregate == "majority-finished" for r in read_records(out.run_dir))
+    assert all(r.vote == "majority-finished" for r in read_records(out.run_dir))
 
 
 def test_rescore_with_another_verifier(tmp_path, data):
@@ -191,18 +191,19 @@ def test_rescore_with_another_verifier(tmp_path, data):
 
 def test_rescore_only_covers_what_the_run_finished(tmp_path, data):
     run_benchmark(config(data, limit=4), tmp_path / "r", arithmetic_generator())
-    out = rescore(tmp_path / "r", aggregate="weighted")
+    out = rescore(tmp_path / "r", vote="weighted")
     assert out.summary.problems == 4 and out.session_cache.hits == 4
 
 
 def test_unknown_vote_rule_lists_the_known_ones(tmp_path, data):
-    with pytest.raises(UnknownComponentError, match="majority, majority-finished, max-score, weighted"):
-        run_benchmark(config(data, aggregate="mode"), tmp_path / "r", arithmetic_generator())
+    with pytest.raises(UnknownComponentError, match="best, majority, majority-finished, weighted"):
+        run_benchmark(config(data, vote="mode"), tmp_path / "r", arithmetic_generator())
 
 
 def test_traces_too_big_to_inline_go_to_a_file(tmp_path, data, monkeypatch):
-    from reason.bench import grading
     from reason.searchers.cot import ChainOfThought
+
+    from reason.bench import grading
 
     monkeypatch.setattr(grading, "INLINE_TRACE_BYTES", 10)
     real = ChainOfThought.search
@@ -228,7 +229,7 @@ def test_maj_and_pass_at_k_do_not_depend_on_the_vote_rule(tmp_path, data):
     gen = arithmetic_generator(wrong_every=3)
     run = run_benchmark(config(data, strategy="self-consistency", params={"n": 3}), tmp_path / "r", gen)
     # max-score on unscored samples keeps the first answer seen: the vote changes, maj@k must not
-    other = rescore(tmp_path / "r", aggregate="max-score")
+    other = rescore(tmp_path / "r", vote="max-score")
     assert other.summary.maj_at == run.summary.maj_at and other.summary.pass_at == run.summary.pass_at
     assert [s.group for s in read_records(tmp_path / "r")[0].samples] == [0, 0, 1]
 

@@ -3,6 +3,7 @@
 import pytest
 from test_bench_support import arithmetic_generator, write_arithmetic
 
+from reason.api import make_searcher
 from reason.bench.report import plot_sweep, sweep_markdown
 from reason.bench.sweep import (
     BUDGET_MAPPERS,
@@ -12,7 +13,6 @@ from reason.bench.sweep import (
     run_slug,
     run_sweep,
 )
-from reason.api import make_searcher
 from reason.budget import Budget
 from reason.registry import registry
 from reason.searcher import SearcherConfig

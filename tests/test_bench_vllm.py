@@ -33,7 +33,7 @@ def test_three_gsm8k_problems_end_to_end_then_rescore_without_generating(tmp_pat
     assert backend.generated_tokens == sum(r.compute.generated_tokens for r in records.values())
     assert out.summary.problems == 3 and out.summary.pass_at.keys() == {1, 2}
 
-    again = rescore(tmp_path / "run", aggregate="majority-finished")
+    again = rescore(tmp_path / "run", vote="majority-finished")
     assert (again.session_cache.hits, again.session_cache.generated) == (6, 0)
     replayed = {r.id: r for r in read_records(again.run_dir)}
     assert {i: [s.text for s in r.samples] for i, r in replayed.items()} == {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from reason.errors import ConfigError
+from reason.extract import RULES, extract_answer
 from reason.tasks import task_style
-from reason.verifiers.extract import RULES, extract_answer
 
 
 @pytest.mark.parametrize(

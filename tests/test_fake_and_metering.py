@@ -1,7 +1,12 @@
 import pytest
 
 from reason.errors import GeneratorError
-from reason.generator import Generator, MeteredGenerator, supports_logprobs, supports_prefix_cache
+from reason.generator import (
+    Generator,
+    MeteredGenerator,
+    supports_logprobs,
+    supports_prefix_cache,
+)
 from reason.testing import FakeGenerator
 from reason.types import ChatMessage, ChatPrompt, SamplingParams
 

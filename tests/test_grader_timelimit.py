@@ -12,7 +12,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 from reason.verifiers.grader import Grader, GraderConfig, shared_pool
 from reason.verifiers.timelimit import WorkerFailed, WorkerPool, WorkerTimeout
 

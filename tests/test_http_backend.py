@@ -18,14 +18,23 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import ValidationError
+from servers import free_port, vllm_server  # tests/ is on sys.path under pytest
 
 from reason.api import Engine
 from reason.backends.http_backend import HTTPGenerator
-from reason.errors import BackendUnavailableError, ConfigError, GeneratorError, ReasonError
-from reason.generator import MeteredGenerator, supports_logprobs, supports_prefix_cache, supports_request_seed
+from reason.errors import (
+    BackendUnavailableError,
+    ConfigError,
+    GeneratorError,
+    ReasonError,
+)
+from reason.generator import (
+    MeteredGenerator,
+    supports_logprobs,
+    supports_prefix_cache,
+    supports_request_seed,
+)
 from reason.types import EOS, ChatMessage, ChatPrompt, SamplingParams
-from servers import free_port, vllm_server  # tests/ is on sys.path under pytest
 
 QUESTION = ChatPrompt(messages=(ChatMessage(role="user", content="What is 2+3?"),))
 
@@ -238,7 +247,7 @@ def test_completions_mode_uses_a_plain_transcript_for_a_tokenizer_without_templa
 
 
 def test_unknown_option_is_rejected():
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigError, match="retries"):
         HTTPGenerator(model="m", base_url="http://127.0.0.1:1/v1", retries=3)
     with pytest.raises(ConfigError, match="retries"):
         Engine(backend="http", model="m", retries=3)

@@ -2,7 +2,8 @@
 
 - core (`reason.*` minus the two layers below) imports only the core;
 - plugins (`reason.searchers`, `reason.verifiers`, `reason.prm`) import the core and their own package;
-- the application (`reason.api`, `reason.cli`, `reason.bench`, `reason.distributed`) may import anything,
+- the application (`reason.api`, `reason.cli`, `reason.bench_cli`, `reason.bench`, `reason.distributed`,
+  and the `reason` package itself, which re-exports the public surface) may import anything,
   except that `reason.bench` never imports `reason.distributed` (the CLI wires the Ray pool in);
 - nothing imports a bare `searchers`, `verifiers` or `prm`: they exist only as `reason.*`.
 """
@@ -17,7 +18,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 FOLDERS = {"reason": "reason", "searchers": "reason.searchers", "verifiers": "reason.verifiers", "prm": "reason.prm"}
 PLUGINS = ("reason.searchers", "reason.verifiers", "reason.prm")
-APPLICATION = ("reason.api", "reason.cli", "reason.bench", "reason.distributed")
+APPLICATION = ("reason.api", "reason.cli", "reason.bench_cli", "reason.bench", "reason.distributed")
+FACADE = "reason"
+"""The package itself re-exports the public surface (api included), so it sits with the application."""
 BARE = ("searchers", "verifiers", "prm")
 
 
@@ -26,6 +29,8 @@ def _within(module: str, package: str) -> bool:
 
 
 def layer(module: str) -> str:
+    if module == FACADE:
+        return "application"
     if any(_within(module, p) for p in PLUGINS):
         return "plugin"
     if any(_within(module, a) for a in APPLICATION):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from reason.searchers.lean_prover import LeanProver
 
 from reason.api import make_searcher
 from reason.testing import FakeGenerator
 from reason.types import Problem
-from reason.searchers.lean_prover import LeanProver
 
 STATEMENT = Problem(question="theorem add_comm' (a b : Nat) : a + b = b + a := by sorry", task="lean")
 WASM = {"backend": "wasm", "timeout_s": 60}

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from reason.searchers.program_of_thought import ProgramOfThought
 
 from reason.api import make_searcher
 from reason.bench.datasets import load_dataset
 from reason.generator import MeteredGenerator
 from reason.testing import FakeGenerator
 from reason.types import Problem
-from reason.searchers.program_of_thought import ProgramOfThought
 
 EGGS = Problem(question="Janet has 3 boxes of 6 eggs and eats 2. How many are left?", answer="16")
 

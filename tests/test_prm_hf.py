@@ -11,10 +11,11 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from reason.prm.hf import HFPRM
+from reason.searchers.beam import BeamSearch
+
 from reason.errors import ConfigError, ModelNotFoundError
 from reason.testing import FakeGenerator, by_prefix
 from reason.types import Problem
-from reason.searchers.beam import BeamSearch
 
 Q = Problem(question="Tom has 3 apples and buys 2 more. How many?")
 STEPS = [["3 + 2 = 5", "The answer is 5."], ["3 - 2 = 1", "so one", "The answer is 1."]]

@@ -50,7 +50,7 @@ def head():
 
 
 def bench(data: Path, out: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    args = [sys.executable, "-m", "reason.bench.cli", "run", str(data), "--question-field", "q", "--answer-field", "a",
+    args = [sys.executable, "-m", "reason.bench_cli", "run", str(data), "--question-field", "q", "--answer-field", "a",
             "--id-field", "id", "--strategy", "self-consistency", "--n", "2", *FAKE, "--out", str(out), "-q", *extra]
     return subprocess.run(args, capture_output=True, text=True, env=env or ENV, timeout=300)
 
@@ -77,7 +77,7 @@ def test_the_cli_joins_a_running_cluster_by_address_and_by_ray_address(tmp_path,
 
 def test_the_cli_sweeps_on_a_running_cluster(tmp_path, head):
     data = write_arithmetic(tmp_path / "arith.jsonl", 4)
-    args = [sys.executable, "-m", "reason.bench.cli", "sweep", str(data), "--question-field", "q", "--answer-field", "a",
+    args = [sys.executable, "-m", "reason.bench_cli", "sweep", str(data), "--question-field", "q", "--answer-field", "a",
             "--id-field", "id", "--strategies", "cot,self-consistency", "--budgets", "8,16", *FAKE,
             "--out", str(tmp_path / "sweep"), "-q", "--ray-address", head, "--replicas", "2"]
     done = subprocess.run(args, capture_output=True, text=True, env=ENV, timeout=300)

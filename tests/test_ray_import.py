@@ -19,7 +19,7 @@ LOCAL_RUN = textwrap.dedent(
     """
     import json, sys
     from typer.testing import CliRunner
-    from reason.bench.cli import bench_app
+    from reason.bench_cli import bench_app
     args = [sys.argv[1], "--question-field", "q", "--answer-field", "a", "--id-field", "id", "--backend", "fake",
             "--backend-opt", 'script=["The answer is 3."]', "--backend-opt", "cycle=true", "--out", sys.argv[2], "-q"]
     done = CliRunner().invoke(bench_app, args)

@@ -21,7 +21,7 @@ from test_bench_support import arithmetic_generator, write_arithmetic
 from reason.bench.records import RECORDS_FILE, read_records
 from reason.bench.rescore import rescore
 from reason.bench.runner import SUMMARY_FILE, RunConfig, run_benchmark
-from reason.distributed import DistributedError, RayOptions
+from reason.distributed import DistributedError, RayOptions, ray_pools
 from reason.errors import ConfigError, GeneratorError
 from reason.testing import FakeGenerator
 
@@ -77,7 +77,7 @@ def summary(run_dir: Path) -> dict:
 
 def test_a_ray_run_writes_the_records_of_a_local_run(tmp_path, data):
     run_benchmark(config(data), tmp_path / "local", arithmetic_generator(3))
-    out = run_benchmark(config(data), tmp_path / "ray", ray=on_ray())
+    out = run_benchmark(config(data), tmp_path / "ray", pools=ray_pools(on_ray()))
     assert out.new_records == 20 and sorted(record_ids(tmp_path / "ray")) == sorted(f"p{i}" for i in range(20))
     assert records(tmp_path / "ray") == records(tmp_path / "local")
     assert any(not r["correct"] for r in records(tmp_path / "ray")["p1"]["samples"])  # the script's wrong samples
@@ -94,9 +94,9 @@ def test_ray_and_local_runs_resume_each_other(tmp_path, data):
     run_benchmark(config(data), tmp_path / "whole", arithmetic_generator(3))
     run_dir = tmp_path / "mixed"
     run_benchmark(config(data, limit=6), run_dir, arithmetic_generator(3))
-    assert run_benchmark(config(data, limit=14), run_dir, ray=on_ray()).new_records == 8
+    assert run_benchmark(config(data, limit=14), run_dir, pools=ray_pools(on_ray())).new_records == 8
     assert run_benchmark(config(data), run_dir, arithmetic_generator(3)).new_records == 6
-    assert run_benchmark(config(data), run_dir, ray=on_ray()).new_records == 0  # finished: Ray is not even asked
+    assert run_benchmark(config(data), run_dir, pools=ray_pools(on_ray())).new_records == 0  # finished: Ray is not even asked
     assert len(record_ids(run_dir)) == 20
     assert records(run_dir) == records(tmp_path / "whole")
 
@@ -149,7 +149,7 @@ def test_a_process_killed_mid_run_loses_and_duplicates_nothing(tmp_path, data, v
     factory = partial(recording_replica, str(pid_dir), 0.1)
     pick = {"replica": lambda: started_replica_pids(pid_dir)[0], "search worker": busy_search_worker}[victim]
     killer = KillAfter(4, pick)
-    run_benchmark(config(data), tmp_path / "ray", progress=killer, ray=on_ray(factory))
+    run_benchmark(config(data), tmp_path / "ray", progress=killer, pools=ray_pools(on_ray(factory)))
     assert len(killer.killed) == 1
     ids = record_ids(tmp_path / "ray")
     assert len(ids) == len(set(ids)) == 20
@@ -173,7 +173,7 @@ class Poison:
 def test_a_problem_that_keeps_killing_its_replica_stops_the_run_after_the_retries(tmp_path, data):
     options = on_ray(partial(FakeGenerator, Poison(), name="poison"), retries=2, max_in_flight=2)
     with pytest.raises(DistributedError, match="problem 'p7' failed 3 times"):
-        run_benchmark(config(data, strategy="cot", params={}), tmp_path / "ray", ray=options)
+        run_benchmark(config(data, strategy="cot", params={}), tmp_path / "ray", pools=ray_pools(options))
     ids = record_ids(tmp_path / "ray")
     assert len(ids) == len(set(ids)) and "p7" not in ids
     assert summary(tmp_path / "ray")["failures"] == 3
@@ -186,13 +186,13 @@ class Broken:
 
 def test_errors_reach_the_caller_as_in_a_local_run(tmp_path, data):
     with pytest.raises(GeneratorError, match="backend broke"):
-        run_benchmark(config(data), tmp_path / "a", ray=on_ray(partial(FakeGenerator, Broken())))
+        run_benchmark(config(data), tmp_path / "a", pools=ray_pools(on_ray(partial(FakeGenerator, Broken()))))
     with pytest.raises(DistributedError, match="UnknownComponentError: unknown generator 'nope'"):  # in the replica
-        run_benchmark(config(data, backend="nope"), tmp_path / "b", ray=RayOptions())
+        run_benchmark(config(data, backend="nope"), tmp_path / "b", pools=ray_pools(RayOptions()))
     with pytest.raises(DistributedError, match="3 replicas x 1 CPU need 3 CPUs; the cluster has 2"):
-        run_benchmark(config(data), tmp_path / "c", ray=RayOptions(replicas=3))
-    with pytest.raises(ConfigError, match="generator_factory"):
-        run_benchmark(config(data), tmp_path / "d", arithmetic_generator(), ray=RayOptions())
+        run_benchmark(config(data), tmp_path / "c", pools=ray_pools(RayOptions(replicas=3)))
+    with pytest.raises(ConfigError, match="generator factory"):
+        run_benchmark(config(data), tmp_path / "d", arithmetic_generator(), pools=ray_pools(RayOptions()))
 
 
 class BatchRecorder:
@@ -215,7 +215,7 @@ def test_problems_in_flight_are_bounded_and_spread_over_the_replicas(tmp_path, d
     """4 problems in flight over 2 replicas: no replica is ever handed more than 2 prompts in one batch."""
     (tmp_path / "peaks").mkdir()
     options = on_ray(partial(BatchRecorder, str(tmp_path / "peaks")), max_in_flight=4)
-    run_benchmark(config(data, strategy="cot", params={}), tmp_path / "ray", ray=options)
+    run_benchmark(config(data, strategy="cot", params={}), tmp_path / "ray", pools=ray_pools(options))
     peaks = [int(p.read_text()) for p in (tmp_path / "peaks").iterdir()]
     assert len(peaks) == 2 and max(peaks) <= 2
 
@@ -230,7 +230,7 @@ def test_a_sweep_on_ray_finds_the_local_sweep_s_points_with_one_set_of_replicas(
     local = run_sweep(sweep, tmp_path / "local", arithmetic_generator(0))
     pid_dir = tmp_path / "pids"
     pid_dir.mkdir()
-    on_cluster = run_sweep(sweep, tmp_path / "ray", ray=on_ray(partial(recording_replica, str(pid_dir), 0.0, 0)))
+    on_cluster = run_sweep(sweep, tmp_path / "ray", pools=ray_pools(on_ray(partial(recording_replica, str(pid_dir), 0.0, 0))))
     assert len(on_cluster) == len(local) == 3  # cot, then self-consistency at n=2 and n=5
     moved = [p.model_copy(update={"run_dir": p.run_dir.replace(str(tmp_path / "ray"), str(tmp_path / "local"))})
              for p in on_cluster]
@@ -238,5 +238,5 @@ def test_a_sweep_on_ray_finds_the_local_sweep_s_points_with_one_set_of_replicas(
     for point in on_cluster:
         assert records(Path(point.run_dir)) == records(Path(point.run_dir.replace("/ray/", "/local/")))
     assert len(started_replica_pids(pid_dir)) == 2  # the replicas loaded their model once for all three runs
-    with pytest.raises(ConfigError, match="generator_factory"):
-        run_sweep(sweep, tmp_path / "bad", arithmetic_generator(), ray=RayOptions())
+    with pytest.raises(ConfigError, match="generator factory"):
+        run_sweep(sweep, tmp_path / "bad", arithmetic_generator(), pools=ray_pools(RayOptions()))

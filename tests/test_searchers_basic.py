@@ -1,14 +1,14 @@
 import pytest
+from reason.searchers.cot import ChainOfThought
+from reason.searchers.self_consistency import SelfConsistency
+from reason.verifiers.basic import same_answer
 
 import reason
 from reason.errors import ConfigError
+from reason.extract import extract_answer
 from reason.testing import FakeGenerator
 from reason.types import Problem, Sample
-from reason.searchers.cot import ChainOfThought
-from reason.searchers.self_consistency import SelfConsistency
-from reason.searchers.voting import group_answers, majority_vote
-from reason.verifiers.basic import same_answer
-from reason.verifiers.extract import extract_answer
+from reason.voting import group_answers, majority
 
 
 @pytest.mark.parametrize(
@@ -45,7 +45,7 @@ def test_group_answers_skips_missing_and_keeps_first_appearance_order():
 
 def test_majority_vote_ties_go_to_first_seen():
     samples = [Sample(text="", answer=a) for a in ["4", "5", "5", "4", "6"]]
-    candidates = majority_vote(samples, same_answer)
+    candidates = majority(samples, same_answer)
     assert [(c.answer, c.votes) for c in candidates] == [("4", 2), ("5", 2), ("6", 1)]
     assert candidates[0].sample_indices == (0, 3)
 

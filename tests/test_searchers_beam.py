@@ -1,14 +1,14 @@
 """Beam search, breadth-first and depth-first tree-of-thought, DVTS: scripted steps, scripted PRM scores."""
 
 import pytest
-
-from reason.budget import Budget
-from reason.testing import FakeGenerator, FakePRM, by_prefix
-from reason.types import Problem
 from reason.searchers.beam import BeamSearch
 from reason.searchers.dvts import DVTS
 from reason.searchers.tot_bfs import TreeOfThoughtBFS
 from reason.searchers.tot_dfs import TreeOfThoughtDFS
+
+from reason.budget import Budget
+from reason.testing import FakeGenerator, FakePRM, by_prefix
+from reason.types import Problem
 
 Q = Problem(question="A puzzle?")
 
@@ -30,20 +30,20 @@ BEAM_SCORES = {"A": 0.9, "B": 0.4, "C": 0.3, "D": 0.2, "A1": 0.5, "A2": 0.45, "B
 
 
 @pytest.mark.parametrize(
-    ("aggregation", "kept"),
+    ("step_score", "kept"),
     [("last", ["B\n\nB1\n\n", "B\n\nB2\n\n"]), ("min", ["A\n\nA1\n\n", "A\n\nA2\n\n"])],
 )
-def test_beam_keeps_the_top_k_by_aggregated_score(aggregation, kept):
+def test_beam_keeps_the_top_k_by_reduced_step_score(step_score, kept):
     gen = FakeGenerator(by_prefix(BEAM_STEPS))
     prm = FakePRM(BEAM_SCORES, default=0.7)
-    result = BeamSearch(n=4, width=2, prm=prm, aggregation=aggregation).search(Q, gen)
+    result = BeamSearch(n=4, width=2, prm=prm, step_score=step_score).search(Q, gen)
     # one call per step: the root with n=4, then the 2 kept beams with width=2 each, in ONE call
     assert [len(c.prompts) for c in gen.calls] == [1, 2, 2]
     assert [c.params.n for c in gen.calls] == [4, 2, 2]
     assert _prefixes(gen.calls[1]) == ["A\n\n", "B\n\n"]  # top 2 of A .9, B .4, C .3, D .2
     assert _prefixes(gen.calls[2]) == kept
     pruned = {d["text"] for _, d in result.tree.nodes(data=True) if d["pruned"]}
-    assert pruned == {"C", "D"} | ({"A1", "A2"} if aggregation == "last" else {"B1", "B2"})
+    assert pruned == {"C", "D"} | ({"A1", "A2"} if step_score == "last" else {"B1", "B2"})
     assert result.trace["completed"] == 4 and len(result.samples) == 4
     assert all(s.text.endswith(".") and s.answer for s in result.samples)
 

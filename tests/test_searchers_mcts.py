@@ -3,12 +3,12 @@
 import math
 
 import pytest
+from reason.searchers.mcts import MCTS
 
 from reason.budget import Budget
 from reason.testing import FakeGenerator, FakePRM, by_prefix
 from reason.tree import ROOT, SearchTree
 from reason.types import Problem
-from reason.searchers.mcts import MCTS
 
 Q = Problem(question="A puzzle?")
 STEPS = {"": ["A", "B"], "A": ["A1", "The answer is 7."], "A\n\nA1": ["The answer is 8.", "The answer is 9."]}
@@ -71,7 +71,7 @@ def test_rollout_evaluation_values_a_child_by_its_finished_rollout_kept_in_the_t
     rollouts = {"A\n\n": "A-roll\n\nThe answer is 5.", "B\n\n": "B-roll\n\nThe answer is 6."}
     prm = FakePRM({"A-roll": 0.2, "B-roll": 0.9})
     gen = FakeGenerator(_rollout_script(rollouts))
-    result = MCTS(iterations=1, children=2, evaluation="rollout", aggregation="min", prm=prm).search(Q, gen)
+    result = MCTS(iterations=1, children=2, evaluation="rollout", step_score="min", prm=prm).search(Q, gen)
     nodes = _by_text(result)
     assert nodes["A"]["value_sum"] == pytest.approx(0.2) and nodes["B"]["value_sum"] == pytest.approx(0.5)
     # each rollout is a chain under its child, backed up from its last step, and a finished candidate

@@ -8,12 +8,7 @@ stop strings, batching, logprobs, budgets, compute split, trees), not accuracy: 
 import json
 
 import pytest
-
 from reason.prm.llm_judge import LLMJudgePRM
-from reason.budget import Budget
-from reason.generator import MeteredGenerator
-from reason.tree import graph_from_json, graph_to_json
-from reason.types import Problem
 from reason.searchers.adaptive_sc import AdaptiveSelfConsistency
 from reason.searchers.beam import BeamSearch
 from reason.searchers.best_of_n import BestOfN
@@ -22,6 +17,11 @@ from reason.searchers.mcts import MCTS
 from reason.searchers.refine import VerifierRefine
 from reason.searchers.tot_bfs import TreeOfThoughtBFS
 from reason.searchers.tot_dfs import TreeOfThoughtDFS
+
+from reason.budget import Budget
+from reason.generator import MeteredGenerator
+from reason.tree import graph_from_json, graph_to_json
+from reason.types import Problem
 
 pytestmark = pytest.mark.model
 

@@ -41,9 +41,9 @@ def test_solve_accepts_every_searcher_by_name_with_default_parameters(name):
 @pytest.mark.parametrize(
     ("name", "params", "message"),
     [
-        ("beam", {"aggregation": "median"}, "aggregations: last, min, prod, mean"),
+        ("beam", {"step_score": "median"}, "step scores: last, min, prod, mean"),
         ("mcts", {"prm": "oracle"}, "unknown prm 'oracle'"),
-        ("dvts", {"select": "random"}, "selections: majority, best, weighted"),
+        ("dvts", {"select": "random"}, "vote rules: majority, majority-finished, weighted, best"),
         ("tot-dfs", {"threshold": 2}, "threshold"),
         ("best-of-n", {"base": "nope"}, "unknown base searcher"),
         ("refine", {"verifier": "oracle"}, "unknown verifier 'oracle'"),

@@ -1,15 +1,15 @@
 """Best-of-N (plain, weighted, over a base searcher), self-consistency over a base, adaptive self-consistency, refinement."""
 
 import pytest
+from reason.searchers.adaptive_sc import AdaptiveSelfConsistency, beta_tail_above_half
+from reason.searchers.best_of_n import BestOfN
+from reason.searchers.refine import VerifierRefine
+from reason.searchers.self_consistency import SelfConsistency
 
 from reason.budget import Budget
 from reason.errors import ConfigError
 from reason.testing import FakeGenerator, FakePRM, by_prefix
 from reason.types import Problem, Verdict
-from reason.searchers.adaptive_sc import AdaptiveSelfConsistency, beta_tail_above_half
-from reason.searchers.best_of_n import BestOfN
-from reason.searchers.refine import VerifierRefine
-from reason.searchers.self_consistency import SelfConsistency
 
 Q = Problem(question="How many?", answer="5")
 SOLUTIONS = ["3 + 1 = 4\n\nThe answer is 4.", "2 + 3 = 5\n\nThe answer is 5.", "5 + 0 = 5\n\nThe answer is 5."]
@@ -22,7 +22,7 @@ SCORES = {"3 + 1 = 4": 0.9, "2 + 3 = 5": 0.6, "5 + 0 = 5": 0.6}
 def test_best_of_n_plain_weighted_and_majority(select, answer, score):
     gen = FakeGenerator(SOLUTIONS)
     prm = FakePRM(SCORES, default=1.0)
-    result = BestOfN(n=3, prm=prm, aggregation="min", select=select).search(Q, gen)
+    result = BestOfN(n=3, prm=prm, step_score="min", select=select).search(Q, gen)
     assert len(gen.calls) == 1 and gen.calls[0].params.n == 3
     assert prm.history == [
         [["3 + 1 = 4", "The answer is 4."], ["2 + 3 = 5", "The answer is 5."], ["5 + 0 = 5", "The answer is 5."]]
@@ -36,9 +36,9 @@ def test_best_of_n_plain_weighted_and_majority(select, answer, score):
 def test_best_of_n_aggregation_changes_the_winner():
     gen = FakeGenerator(["ok\n\nThe answer is 1.", "shaky\n\nThe answer is 2."], cycle=True)
     prm = FakePRM({"ok": 0.7, "The answer is 1.": 0.6, "shaky": 0.1, "The answer is 2.": 0.9})
-    assert BestOfN(n=2, prm=prm, aggregation="last").search(Q, gen).answer == "2"
-    assert BestOfN(n=2, prm=prm, aggregation="min").search(Q, gen).answer == "1"
-    assert BestOfN(n=2, prm=prm, aggregation="prod").search(Q, gen).answer == "1"  # .42 vs .09
+    assert BestOfN(n=2, prm=prm, step_score="last").search(Q, gen).answer == "2"
+    assert BestOfN(n=2, prm=prm, step_score="min").search(Q, gen).answer == "1"
+    assert BestOfN(n=2, prm=prm, step_score="prod").search(Q, gen).answer == "1"  # .42 vs .09
 
 
 def test_best_of_n_over_a_base_searcher_sums_compute_and_grafts_trees():

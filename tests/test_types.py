@@ -1,28 +1,30 @@
 import pytest
 from pydantic import ValidationError
 
-from reason.types import ChatMessage, ChatPrompt, Compute, Problem, SamplingParams
+from reason.errors import ConfigError, ReasonError
+
+from reason.types import ChatMessage, ChatPrompt, Compute, Problem, SamplingParams, Sample
 
 
 def test_sampling_params_validate_ranges():
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigError):
         SamplingParams(temperature=-1)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigError):
         SamplingParams(top_p=0)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigError):
         SamplingParams(max_tokens=0)
 
 
 def test_sampling_params_reject_unknown_fields_and_are_frozen():
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigError):
         SamplingParams(max_token=5)
     params = SamplingParams()
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigError):
         params.n = 3
 
 
 def test_greedy_with_several_samples_is_rejected():
-    with pytest.raises(ValidationError, match="identical greedy samples"):
+    with pytest.raises(ConfigError, match="identical greedy samples"):
         SamplingParams(temperature=0, n=4)
 
 
@@ -44,5 +46,16 @@ def test_compute_adds_fieldwise():
 
 
 def test_problem_needs_a_question():
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigError):
         Problem(question="")
+
+
+@pytest.mark.parametrize(
+    "build",
+    [lambda: SamplingParams(temperature=-1), lambda: Problem(question=""), lambda: Sample(text=1j),
+     lambda: setattr(SamplingParams(), "n", 3)],
+)
+def test_no_pydantic_validation_error_reaches_a_user(build):
+    with pytest.raises(ReasonError) as caught:
+        build()
+    assert isinstance(caught.value, ConfigError) and not isinstance(caught.value, ValidationError)

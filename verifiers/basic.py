@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from reason.tasks import task_style
 from reason.types import Problem, Verdict
 
 
@@ -39,7 +40,6 @@ class ReferenceMatch:
     def verify(self, problem: Problem, candidate: str) -> Verdict:
         if problem.answer is None:
             return Verdict(status="error", rule=self.name, detail="problem has no reference answer")
-        from reason.tasks import task_style  # tasks imports this module; import late
 
         same = task_style(problem.task).equivalent(candidate, problem.answer)
         return Verdict(status="pass" if same else "fail", rule=self.name, parsed=(candidate, problem.answer))

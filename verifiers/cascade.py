@@ -19,9 +19,10 @@ from dataclasses import dataclass
 
 from pydantic import field_validator
 
+from reason.extract import extract_answer
 from reason.registry import named
+from reason.tasks import task_style
 from reason.types import Frozen, Problem, Verdict
-from reason.verifiers.extract import extract_answer
 
 TierCheck = Callable[[Problem, str], Verdict]
 
@@ -39,7 +40,6 @@ def _answer_of(problem: Problem, candidate: str) -> str:
 
     Example: "3 * 4 = 12. The answer is 12." -> "12"; "\\frac{1}{2}" -> "\\frac{1}{2}"
     """
-    from reason.tasks import task_style  # tasks imports verifiers; import late
 
     text, style = candidate.strip(), task_style(problem.task)
     explicit = extract_answer(text, [rule for rule in style.extract_rules if rule != "last_number"])

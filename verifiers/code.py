@@ -28,10 +28,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from pydantic import Field, field_validator
-
-from reason.registry import named
-from reason.types import Frozen, Problem, Verdict
 from reason.verifiers.sandbox import Sandbox, SandboxLimits, SandboxResult
+
+from reason.extract import printed_answer
+from reason.registry import named
+from reason.tasks import task_style
+from reason.types import Frozen, Problem, Verdict
 
 _CHECK_NAMES = ("program", "arithmetic", "substitution")
 """The names in `CHECKS` (defined below, after the checks themselves)."""
@@ -70,12 +72,6 @@ def extract_program(text: str) -> str | None:
     return None
 
 
-def printed_answer(stdout: str) -> str | None:
-    """What a program printed as its answer: its last non-empty output line."""
-    lines = [line.strip() for line in stdout.splitlines() if line.strip()]
-    return lines[-1] if lines else None
-
-
 @dataclass(frozen=True)
 class CheckContext:
     problem: Problem
@@ -89,13 +85,11 @@ Check = Callable[[CheckContext], Verdict | None]
 
 
 def _equivalent(problem: Problem, a: str, b: str) -> bool:
-    from reason.tasks import task_style  # tasks imports verifiers; import late
 
     return task_style(problem.task).equivalent(a, b)
 
 
 def _stated_answer(problem: Problem, text: str) -> str | None:
-    from reason.tasks import task_style
 
     outside = _FENCE.sub(" ", text)
     return task_style(problem.task).extract(outside) if outside.strip() else None
@@ -262,6 +256,10 @@ class CodeVerifier:
     def __init__(self, **config: object) -> None:
         self.config = CodeVerifierConfig(**config)  # type: ignore[arg-type]
         self.sandbox = Sandbox(self.config.limits)
+
+    def program(self, text: str) -> str | None:
+        """The program this verifier would run for `text` (see `extract_program`)."""
+        return extract_program(text)
 
     def verify(self, problem: Problem, candidate: str) -> Verdict:
         ctx = CheckContext(problem, candidate, self.sandbox, self.config)

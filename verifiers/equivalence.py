@@ -45,7 +45,13 @@ from reason.verifiers.nodes import (
     Union,
 )
 from reason.verifiers.normalize import normalize
-from reason.verifiers.numeric import Unevaluable, approx, exact, free_symbols, infinity_sign
+from reason.verifiers.numeric import (
+    Unevaluable,
+    approx,
+    exact,
+    free_symbols,
+    infinity_sign,
+)
 
 RULE_ORDER = ("string", "text", "choice", "structure", "infinity", "rational", "numeric", "identity", "sympy")
 """Tiers from cheapest to most expensive; a structure that passes reports its most expensive element's rule."""

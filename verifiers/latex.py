@@ -20,7 +20,16 @@ from itertools import product
 
 from reason.verifiers.latex_parser import CONSTANT_WORDS as _CONSTANT_WORDS
 from reason.verifiers.latex_parser import FUNCTIONS, ParseError, add_terms, parse_tree
-from reason.verifiers.nodes import EXPR_TYPES, Answer, Call, Choice, Expr, Relation, Seq, Text
+from reason.verifiers.nodes import (
+    EXPR_TYPES,
+    Answer,
+    Call,
+    Choice,
+    Expr,
+    Relation,
+    Seq,
+    Text,
+)
 
 __all__ = ["ParseError", "parse_answer", "read_answer"]
 

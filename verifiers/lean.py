@@ -20,14 +20,14 @@ import re
 from typing import Literal
 
 from pydantic import Field
-
-from reason.types import Frozen, Problem, Verdict
 from reason.verifiers.lean_backend import (
     LeanMessage,
     LeanRun,
     LeanUnavailableError,
     lean_backend,
 )
+
+from reason.types import Frozen, Problem, Verdict
 
 UNAVAILABLE = "lean:unavailable"
 """The rule of an `error` verdict given because there is no Lean to run."""
@@ -161,6 +161,10 @@ class LeanVerifier:
                 return Verdict(status="fail", rule=self.name, detail="the candidate proves a different theorem")
             return Verdict(status="error", rule=self.name, detail="no Lean code to check")
         return self.check_source(source)
+
+    def source(self, problem: Problem, candidate: str) -> str | None:
+        """The Lean file this verifier checks for `candidate` (see `lean_source`)."""
+        return lean_source(problem, candidate)
 
     def check_source(self, source: str) -> Verdict:
         """Check a whole Lean file (Init and Std are available; no imports needed)."""

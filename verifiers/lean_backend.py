@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-from reason.errors import VerifierError
 from reason.verifiers.lean_install import LeanInstall, installed
+
+from reason.errors import VerifierError
 
 logger = logging.getLogger(__name__)
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from reason.extract import group_end, unwrap
+
 _UNICODE = str.maketrans(
     {
         "\u2212": "-", "\u2013": "-", "\u2014": "-", "\u00d7": r"\times ", "\u22c5": r"\cdot ",
@@ -24,9 +26,6 @@ _UNICODE = str.maketrans(
 )  # fmt: skip
 
 _ROW_BREAK = "\x00"
-_MAX_WRAPPERS = 8
-"""Layers of $...$ / \\boxed{} stripped; more is not an answer format, and each layer costs a scan."""
-_DELIMITERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 
 _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), replacement)
@@ -74,47 +73,6 @@ def normalize(answer: str) -> str:
     for step in _STEPS:
         text = step(text)
     return text
-
-
-def unwrap(text: str) -> str:
-    """Strip surrounding math delimiters and a wrapping `\\boxed{...}`, repeatedly.
-
-    Example: "$\\boxed{\\frac12}$." -> "\\frac12"
-    """
-    for _ in range(_MAX_WRAPPERS):
-        stripped = text.strip().rstrip(".").strip()
-        for opener, closer in _DELIMITERS:
-            if len(stripped) > len(opener) + len(closer) and stripped.startswith(opener) and stripped.endswith(closer):
-                stripped = stripped[len(opener) : -len(closer)]
-                break
-        stripped = _unbox(stripped)
-        if stripped == text:
-            return text
-        text = stripped
-    return text
-
-
-def _unbox(text: str) -> str:
-    for command in ("\\boxed", "\\fbox"):
-        if text.startswith(command):
-            open_at = text.find("{")
-            if open_at != -1 and not text[len(command) : open_at].strip() and group_end(text, open_at) == len(text) - 1:
-                return text[open_at + 1 : -1].strip()
-    return text
-
-
-def group_end(text: str, open_at: int) -> int:
-    """Index of the brace closing the one at `open_at`, or -1 when unbalanced. Example: ("{a{b}}c", 0) -> 5."""
-    depth = 0
-    for i in range(open_at, len(text)):
-        char = text[i]
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-    return -1
 
 
 def _rewrite(text: str) -> str:

@@ -28,8 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reason.errors import VerifierError
 from reason.verifiers.worker import FRAME
+
+from reason.errors import VerifierError
 
 logger = logging.getLogger(__name__)
 

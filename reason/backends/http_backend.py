@@ -38,17 +38,25 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from reason.errors import BackendUnavailableError, ConfigError, GeneratorError
 from reason.continuation import chat_prompt_ids
+from reason.errors import BackendUnavailableError, ConfigError, GeneratorError
 from reason.generator import render_transcript, vllm_stop_reason
-from reason.types import ChatPrompt, Completion, Prompt, SamplingParams, TokenLogprob, TopLogprob
+from reason.types import (
+    ChatPrompt,
+    Completion,
+    Prompt,
+    SamplingParams,
+    TokenLogprob,
+    TopLogprob,
+    Validated,
+)
 
 logger = logging.getLogger(__name__)
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
-class HTTPConfig(BaseModel):
+class HTTPConfig(Validated):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     base_url: str = "http://127.0.0.1:8000/v1"

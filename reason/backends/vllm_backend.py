@@ -23,12 +23,20 @@ from reason.continuation import chat_prompt_ids
 from reason.errors import BackendUnavailableError, ConfigError, GeneratorError
 from reason.generator import render_transcript, vllm_stop_reason
 from reason.models import resolve_model
-from reason.types import ChatPrompt, Completion, Prompt, SamplingParams, TokenLogprob, TopLogprob
+from reason.types import (
+    ChatPrompt,
+    Completion,
+    Prompt,
+    SamplingParams,
+    TokenLogprob,
+    TopLogprob,
+    Validated,
+)
 
 logger = logging.getLogger(__name__)
 
 
-class VLLMConfig(BaseModel):
+class VLLMConfig(Validated):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     model: str | None = None

@@ -19,8 +19,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from reason.bench.errors import DatasetError
+from reason.errors import ConfigError
+from reason.extract import after_hashes, last_boxed
 from reason.types import Problem
-from reason.verifiers.extract import after_hashes, last_boxed
 
 Row = dict
 
@@ -137,7 +138,7 @@ def _problems(rows: list[tuple[int, Row]], build: Callable[[Row, int], Problem],
     for index, (number, row) in enumerate(rows):
         try:
             problem = build(row, index)
-        except (KeyError, TypeError, ValidationError) as exc:
+        except (KeyError, TypeError, ValidationError, ConfigError) as exc:
             raise DatasetError(f"{where}:{number}: {_describe(exc, row)}") from None
         if problem.id in seen:
             raise DatasetError(f"{where}:{number}: duplicate id {problem.id!r} (first on line {seen[problem.id]})")
@@ -160,6 +161,8 @@ def _optional(row: Row, field: str) -> str | None:
 def _describe(exc: Exception, row: Row) -> str:
     if isinstance(exc, KeyError):
         return f"no field {exc.args[0]!r} (fields: {', '.join(row) or 'none'})"
+    if isinstance(exc, ConfigError) and exc.field:
+        return f"{exc.field}: {exc.reason}"
     if isinstance(exc, ValidationError):
         err = exc.errors()[0]
         return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"

@@ -14,12 +14,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-from reason.bench.aggregate import Aggregator
-from reason.bench.records import CacheCounts, CandidateRecord, ProblemRecord, SampleRecord
+from reason.bench.records import (
+    CacheCounts,
+    CandidateRecord,
+    ProblemRecord,
+    SampleRecord,
+)
 from reason.tasks import task_style
 from reason.types import Candidate, Problem, SearchResult, Verdict
 from reason.verifier import Verifier
-from reason.searchers.voting import group_answers
+from reason.voting import VoteRule, group_answers
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +34,9 @@ INLINE_TRACE_BYTES = 32_000
 class Grader:
     """Turns finished searches into records for one run."""
 
-    def __init__(self, verifier: Verifier, aggregate: tuple[str, Aggregator] | None, run_dir: Path) -> None:
+    def __init__(self, verifier: Verifier, vote: tuple[str, VoteRule] | None, run_dir: Path) -> None:
         self.verifier = verifier
-        self.aggregate = aggregate
+        self.vote = vote
         self.run_dir = run_dir
 
     def record(self, result: SearchResult, cache: CacheCounts, wall_time_s: float) -> ProblemRecord:
@@ -50,7 +54,7 @@ class Grader:
             correct=verdict.passed,
             verdict=verdict,
             strategy=result.strategy,
-            aggregate=self.aggregate[0] if self.aggregate else None,
+            vote=self.vote[0] if self.vote else None,
             candidates=tuple(_candidate_record(c, verdicts[c.answer]) for c in candidates),
             samples=tuple(self._samples(result, candidates, verdicts)),
             compute=result.compute,
@@ -61,9 +65,9 @@ class Grader:
         )
 
     def _candidates(self, result: SearchResult) -> list[Candidate]:
-        if self.aggregate is None:
+        if self.vote is None:
             return list(result.candidates)
-        return self.aggregate[1](result.samples, task_style(result.problem.task).equivalent)
+        return self.vote[1](result.samples, task_style(result.problem.task).equivalent)
 
     def _verify(self, problem: Problem, answer: str) -> Verdict:
         try:

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import ValidationError, model_validator
 
 from reason.bench.errors import RunDirError
 from reason.types import Compute, Frozen, Verdict
@@ -72,8 +72,13 @@ class ProblemRecord(Frozen):
     correct: bool
     verdict: Verdict
     strategy: str
-    aggregate: str | None
+    vote: str | None
     """The vote rule that picked `predicted` (None: the searcher's own choice)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        return renamed_vote(data)
     candidates: tuple[CandidateRecord, ...]
     samples: tuple[SampleRecord, ...]
     compute: Compute
@@ -199,3 +204,10 @@ def _parse_line(line: bytes, path: Path, number: int, tolerate: bool) -> Problem
         if tolerate:  # only an unterminated last line can be torn by a kill
             return None
         raise RunDirError(f"{path}:{number}: corrupt record ({type(exc).__name__}); not a torn last line") from None
+
+
+def renamed_vote(data: Any) -> Any:
+    """Records and run files written before 2026-12 call the vote rule "aggregate"."""
+    if isinstance(data, dict) and "aggregate" in data and "vote" not in data:
+        data = {("vote" if k == "aggregate" else k): v for k, v in data.items()}
+    return data

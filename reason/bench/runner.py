@@ -7,9 +7,10 @@ cache where possible), grades each finished search on the calling thread and app
 its record at once. `run.json` pins what the results depend on; resuming with a
 different dataset, strategy, parameters, backend, model, verifier or vote rule is
 refused. `summary.json` is rewritten whenever the run stops, interrupted or not.
-With `ray=RayOptions(...)` the problems are solved by model replicas on a Ray cluster
-instead (`reason.distributed`, imported only then); this thread still grades and writes
-every record, so both kinds of run give the same records and resume each other.
+With `pools=` (a `PoolFactory`: the CLI passes `reason.distributed.ray_pools(options)`) the
+problems are solved by model replicas elsewhere instead, through the `ProblemPool` seam; this
+thread still grades and writes every record, so both kinds of run give the same records and
+resume each other. This module never imports `reason.distributed` (a test holds the layers).
 Leaves out: retrying failed problems (a Ray run retries those whose worker died); a
 search that raises stops the run (finished records stay, and the next run resumes after them).
 """
@@ -20,32 +21,29 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, ContextManager, Protocol, runtime_checkable
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from reason.api import make_generator, make_searcher
-from reason.bench.aggregate import get_aggregator
-from reason.bench.batching import MicroBatchingGenerator
-from reason.bench.cache import CacheOnlyGenerator, CachingGenerator, GenerationCache
+from reason.backends.batching import MicroBatchingGenerator
+from reason.backends.cache import CacheOnlyGenerator, CachingGenerator, GenerationCache
 from reason.bench.datasets import Dataset, FieldMap, load_dataset
 from reason.bench.errors import RunDirError
 from reason.bench.grading import Grader
 from reason.bench.metrics import Summary, summarize
-from reason.bench.records import CacheCounts, ProblemRecord, RecordLog
+from reason.bench.records import CacheCounts, ProblemRecord, RecordLog, renamed_vote
 from reason.errors import ConfigError
 from reason.generator import Generator
 from reason.registry import registry
 from reason.searcher import Searcher
 from reason.types import Frozen, Problem, SearchResult
-
-if TYPE_CHECKING:
-    from reason.distributed import RayOptions
+from reason.voting import vote_name, vote_rule
 
 logger = logging.getLogger(__name__)
 
@@ -72,11 +70,16 @@ class RunConfig(Frozen):
     backend: str = "vllm"
     backend_options: dict[str, Any] = Field(default_factory=dict)
     verifier: str = "match"
-    aggregate: str | None = None
-    """A vote rule from `reason.bench.aggregate`; None keeps the searcher's own answer."""
+    vote: str | None = None
+    """A vote rule from `reason.voting.VOTES`; None keeps the searcher's own answer."""
     concurrency: int = Field(default=1, ge=1)
     cache: str | None = DEFAULT_CACHE
     """Generation cache file, relative to the run directory unless absolute; None disables it."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        return renamed_vote(data)
 
     def field_map(self) -> FieldMap | None:
         if self.question_field is None and self.answer_field is None and self.id_field is None:
@@ -85,7 +88,7 @@ class RunConfig(Frozen):
 
 
 PINNED = ("dataset", "question_field", "answer_field", "id_field", "task", "strategy", "params",
-          "backend", "verifier", "aggregate")
+          "backend", "verifier", "vote")
 """Config fields a resumed run must share with the stored one. Limit, concurrency and cache may change;
 so may backend options (mostly resources: memory, URLs, timeouts) — a change is logged, and the model
 itself is checked by name."""
@@ -114,6 +117,11 @@ class ProblemPool(Protocol):
     def solve(self, todo: list[Problem], searcher: Searcher, cache: GenerationCache | None) -> Iterator[Solved]: ...
 
 
+PoolFactory = Callable[[str, dict[str, Any], Path | None], ContextManager[ProblemPool]]
+"""(backend, backend options, generation cache file) -> an opened pool, closed on exit.
+`reason.distributed.ray_pools(RayOptions(...))` makes one for a Ray cluster."""
+
+
 @dataclass(frozen=True)
 class RunOutcome:
     run_dir: Path
@@ -129,22 +137,22 @@ def run_benchmark(
     generator: Generator | ProblemPool | None = None,
     progress: Progress | None = None,
     only_ids: set[str] | None = None,
-    ray: RayOptions | None = None,
+    pools: PoolFactory | None = None,
 ) -> RunOutcome:
     """Run (or resume) a benchmark into `run_dir`. A given `generator` (or an open pool of
-    replicas, as a sweep shares one) is used and left open; with `ray`, a pool of replicas on
-    a Ray cluster is started for this run, each building its own generator."""
+    replicas, as a sweep shares one) is used and left open; with `pools`, a pool of replicas
+    is opened for this run, each building its own generator."""
     run_dir = Path(run_dir)
-    if ray is not None and generator is not None:
-        raise ConfigError("a Ray run builds a generator in each replica; use RayOptions.generator_factory")
+    if pools is not None and generator is not None:
+        raise ConfigError("a pooled run builds a generator in each replica; give the pool its generator factory")
     searcher = make_searcher(config.strategy, **config.params)
-    grader = Grader(registry.get("verifier", config.verifier)(), _aggregator(config.aggregate), run_dir)
+    grader = Grader(registry.get("verifier", config.verifier)(), _vote_rule(config.vote), run_dir)
     dataset = load_dataset(config.dataset, config.field_map(), config.task)
     problems = _select(dataset, config.limit, only_ids)
     with RecordLog(run_dir) as log:
         stored = _check_run_file(run_dir, config, dataset)
-        if ray is not None and any(p.id not in log.finished for p in problems):
-            return _run_on_ray(config, run_dir, dataset, problems, searcher, grader, log, progress, stored, ray)
+        if pools is not None and any(p.id not in log.finished for p in problems):
+            return _run_pooled(config, run_dir, dataset, problems, searcher, grader, log, progress, stored, pools)
         owned = generator is None
         gen = generator if generator is not None else _backend(config, stored, problems, log)
         try:
@@ -155,13 +163,11 @@ def run_benchmark(
                 gen.close()
 
 
-def _run_on_ray(config: RunConfig, run_dir: Path, dataset: Dataset, problems: list[Problem], searcher: Searcher,
+def _run_pooled(config: RunConfig, run_dir: Path, dataset: Dataset, problems: list[Problem], searcher: Searcher,
                 grader: Grader, log: RecordLog, progress: Progress | None, stored: dict | None,
-                ray: RayOptions) -> RunOutcome:
-    from reason.distributed.pool import RayPool  # the only way into Ray
-
+                pools: PoolFactory) -> RunOutcome:
     cache_path = _cache_path(run_dir, config.cache) if config.cache else None
-    with RayPool(ray, config.backend, config.backend_options, cache_path) as pool:
+    with pools(config.backend, config.backend_options, cache_path) as pool:
         _write_run_file(run_dir, config, dataset, pool.name, stored)
         return _run(config, run_dir, problems, searcher, pool, grader, log, progress)
 
@@ -241,8 +247,8 @@ def _select(dataset: Dataset, limit: int | None, only_ids: set[str] | None) -> l
     return problems
 
 
-def _aggregator(name: str | None) -> tuple[str, Any] | None:
-    return None if name is None else (name, get_aggregator(name))
+def _vote_rule(name: str | None) -> tuple[str, Any] | None:
+    return None if name is None else (vote_name(name), vote_rule(name))
 
 
 def _cache_path(run_dir: Path, cache: str) -> Path:

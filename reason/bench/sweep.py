@@ -30,8 +30,13 @@ from typing import Any
 from pydantic import Field
 
 from reason.api import make_generator
-from reason.bench.runner import ProblemPool, Progress, RunConfig, run_benchmark
-from reason.distributed.options import RayOptions
+from reason.bench.runner import (
+    PoolFactory,
+    ProblemPool,
+    Progress,
+    RunConfig,
+    run_benchmark,
+)
 from reason.errors import ConfigError
 from reason.generator import Generator
 from reason.registry import registry
@@ -108,15 +113,15 @@ class SweepPoint(Frozen):
 
 def run_sweep(config: SweepConfig, out: Path, generator: Generator | None = None,
               progress: Callable[[str], Progress | None] = lambda label: None,
-              ray: RayOptions | None = None) -> list[SweepPoint]:
+              pools: PoolFactory | None = None) -> list[SweepPoint]:
     """Run every (strategy, budget) into `out/runs/...`; returns one point per distinct run.
 
-    With `ray`, one pool of model replicas on a Ray cluster serves every run of the sweep
-    (each replica loads its model once); otherwise one generator does.
+    With `pools`, one pool of model replicas (a Ray cluster's, from the CLI) serves every run of
+    the sweep (each replica loads its model once); otherwise one generator does.
     """
-    if ray is not None and generator is not None:
-        raise ConfigError("a Ray sweep builds a generator in each replica; use RayOptions.generator_factory")
-    with _serving(config, Path(out), generator, ray) as gen:
+    if pools is not None and generator is not None:
+        raise ConfigError("a pooled sweep builds a generator in each replica; give the pool its generator factory")
+    with _serving(config, Path(out), generator, pools) as gen:
         per_sample = config.tokens_per_sample or _measure_per_sample(config, Path(out), gen, progress)
         logger.info("sweep: %.1f generated tokens per solution", per_sample)
         points = []
@@ -127,14 +132,12 @@ def run_sweep(config: SweepConfig, out: Path, generator: Generator | None = None
 
 @contextmanager
 def _serving(config: SweepConfig, out: Path, generator: Generator | None,
-             ray: RayOptions | None) -> Iterator[Generator | ProblemPool]:
-    """What answers the sweep's runs: the given generator (left open), a Ray pool, or a new backend."""
+             pools: PoolFactory | None) -> Iterator[Generator | ProblemPool]:
+    """What answers the sweep's runs: the given generator (left open), one pool, or a new backend."""
     if generator is not None:
         yield generator
-    elif ray is not None:
-        from reason.distributed.pool import RayPool  # the only way into Ray
-
-        with RayPool(ray, config.backend, config.backend_options, _cache_file(out)) as pool:
+    elif pools is not None:
+        with pools(config.backend, config.backend_options, _cache_file(out)) as pool:
             yield pool
     else:
         gen = make_generator(config.backend, **config.backend_options)

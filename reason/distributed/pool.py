@@ -27,7 +27,7 @@ from ray.exceptions import RayActorError, RayTaskError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from reason.api import make_generator
-from reason.bench.cache import GenerationCache
+from reason.backends.cache import GenerationCache
 from reason.distributed.options import DistributedError, RayOptions
 from reason.distributed.remote import Replica, ReplicaInfo, Solved, remote_cause
 from reason.distributed.scheduler import ReplicaSet, Scheduler, Slot, brief

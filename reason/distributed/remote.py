@@ -21,13 +21,25 @@ from typing import Any
 import ray
 from ray.exceptions import RayActorError, RayError, RayTaskError
 
-from reason.bench.batching import MicroBatchingGenerator
-from reason.bench.cache import CachingGenerator
+from reason.backends.batching import MicroBatchingGenerator
+from reason.backends.cache import CachingGenerator
 from reason.bench.records import CacheCounts
 from reason.distributed.options import DistributedError
-from reason.generator import Generator, supports_logprobs, supports_prefix_cache, supports_request_seed
+from reason.generator import (
+    Generator,
+    supports_logprobs,
+    supports_prefix_cache,
+    supports_request_seed,
+)
 from reason.searcher import Searcher
-from reason.types import Completion, Frozen, Problem, Prompt, SamplingParams, SearchResult
+from reason.types import (
+    Completion,
+    Frozen,
+    Problem,
+    Prompt,
+    SamplingParams,
+    SearchResult,
+)
 
 Solved = tuple[SearchResult, CacheCounts, float]
 """A finished search, its cache counts and its wall time: what the runner grades and records."""

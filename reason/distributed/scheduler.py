@@ -28,7 +28,13 @@ from ray.exceptions import (
 )
 
 from reason.distributed.options import DistributedError, RayOptions
-from reason.distributed.remote import ReplicaInfo, ReplicaLostError, Solved, remote_cause, solve_problem
+from reason.distributed.remote import (
+    ReplicaInfo,
+    ReplicaLostError,
+    Solved,
+    remote_cause,
+    solve_problem,
+)
 from reason.types import Problem
 
 logger = logging.getLogger(__name__)

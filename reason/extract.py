@@ -18,7 +18,6 @@ import re
 from collections.abc import Callable, Sequence
 
 from reason.errors import ConfigError
-from reason.verifiers.normalize import unwrap
 
 Rule = Callable[[str], str | None]
 
@@ -150,3 +149,66 @@ def extract_answer(text: str, rules: Sequence[str]) -> str | None:
         if found:
             return found
     return None
+
+
+_MAX_WRAPPERS = 8
+"""Layers of $...$ / \\boxed{} stripped; more is not an answer format, and each layer costs a scan."""
+_DELIMITERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+
+
+def unwrap(text: str) -> str:
+    """Strip surrounding math delimiters and a wrapping `\\boxed{...}`, repeatedly.
+
+    Example: "$\\boxed{\\frac12}$." -> "\\frac12"
+    """
+    for _ in range(_MAX_WRAPPERS):
+        stripped = text.strip().rstrip(".").strip()
+        for opener, closer in _DELIMITERS:
+            if len(stripped) > len(opener) + len(closer) and stripped.startswith(opener) and stripped.endswith(closer):
+                stripped = stripped[len(opener) : -len(closer)]
+                break
+        stripped = _unbox(stripped)
+        if stripped == text:
+            return text
+        text = stripped
+    return text
+
+
+def _unbox(text: str) -> str:
+    for command in ("\\boxed", "\\fbox"):
+        if text.startswith(command):
+            open_at = text.find("{")
+            if open_at != -1 and not text[len(command) : open_at].strip() and group_end(text, open_at) == len(text) - 1:
+                return text[open_at + 1 : -1].strip()
+    return text
+
+
+def group_end(text: str, open_at: int) -> int:
+    """Index of the brace closing the one at `open_at`, or -1 when unbalanced. Example: ("{a{b}}c", 0) -> 5."""
+    depth = 0
+    for i in range(open_at, len(text)):
+        char = text[i]
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
+
+
+def same_text(a: str, b: str) -> bool:
+    """The "exact" equivalence: the same answer once delimiters and a wrapping box are stripped.
+
+    Example: same_text("$42$", "42") -> True; same_text("0.5", "1/2") -> False
+    """
+    return unwrap(a).strip() == unwrap(b).strip()
+
+
+def printed_answer(stdout: str) -> str | None:
+    """What a program printed as its answer: its last non-empty output line.
+
+    Example: "working...\n18\n\n" -> "18"
+    """
+    lines = [line.strip() for line in stdout.splitlines() if line.strip()]
+    return lines[-1] if lines else None

@@ -3,14 +3,20 @@
 import math
 
 import pytest
-
-from reason.prm.base import AGGREGATIONS, MeteredPRM, aggregate, build_prm, prm_choice
 from reason.prm.from_verifier import VerifierPRM
 from reason.prm.llm_judge import LLMJudgePRM
+from reason.searchers.beam import BeamSearch
+
 from reason.errors import ConfigError, PRMError
+from reason.reward import (
+    STEP_REDUCTIONS,
+    MeteredPRM,
+    build_prm,
+    prm_choice,
+    reduce_steps,
+)
 from reason.testing import FakeGenerator, FakePRM, by_prefix
 from reason.types import Completion, Problem, TokenLogprob, TopLogprob
-from reason.searchers.beam import BeamSearch
 
 Q = Problem(question="What is 2 + 2?", answer="4")
 
@@ -19,13 +25,13 @@ Q = Problem(question="What is 2 + 2?", answer="4")
     ("name", "expected"), [("last", 0.5), ("min", 0.25), ("prod", 0.9 * 0.25 * 0.5), ("mean", 0.55)]
 )
 def test_aggregations(name, expected):
-    assert AGGREGATIONS[name]([0.9, 0.25, 0.5]) == pytest.approx(expected)
-    assert aggregate(name, []) == 0.0
+    assert STEP_REDUCTIONS[name]([0.9, 0.25, 0.5]) == pytest.approx(expected)
+    assert reduce_steps(name, []) == 0.0
 
 
 def test_unknown_aggregation_lists_the_known_ones():
-    with pytest.raises(ConfigError, match="aggregations: last, min, prod, mean"):
-        aggregate("median", [1.0])
+    with pytest.raises(ConfigError, match="step scores: last, min, prod, mean"):
+        reduce_steps("median", [1.0])
 
 
 def test_prm_choices_resolve_names_specs_and_objects():

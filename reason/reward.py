@@ -1,4 +1,4 @@
-"""The PRM seam: score every step of partial solutions; aggregations turn step scores into one.
+"""The PRM seam: score every step of partial solutions; step-score reductions turn them into one.
 
 `score(problem, steps_batch) -> list[list[float]]`: one list of per-step scores (in
 [0, 1], higher is better) for each solution in the batch. Searchers refer to a PRM by
@@ -22,7 +22,7 @@ from reason.registry import ComponentSpec, component_choice
 from reason.types import Compute, Problem
 
 StepsBatch = Sequence[Sequence[str]]
-Aggregation = Callable[[Sequence[float]], float]
+StepReduction = Callable[[Sequence[float]], float]
 
 
 @runtime_checkable
@@ -57,20 +57,20 @@ def mean(scores: Sequence[float]) -> float:
     return sum(scores) / len(scores)
 
 
-AGGREGATIONS: dict[str, Aggregation] = {"last": last, "min": minimum, "prod": product, "mean": mean}
-"""Every aggregation by name; searcher configs name one of these."""
+STEP_REDUCTIONS: dict[str, StepReduction] = {"last": last, "min": minimum, "prod": product, "mean": mean}
+"""Every step-score reduction by name (a searcher's `step_score=`): a solution's step scores -> one value."""
 
 
-def aggregation(name: str) -> Aggregation:
+def step_reduction(name: str) -> StepReduction:
     try:
-        return AGGREGATIONS[name]
+        return STEP_REDUCTIONS[name]
     except KeyError:
-        raise ConfigError(f"unknown aggregation {name!r}; aggregations: {', '.join(AGGREGATIONS)}") from None
+        raise ConfigError(f"unknown step score {name!r}; step scores: {', '.join(STEP_REDUCTIONS)}") from None
 
 
-def aggregate(name: str, scores: Sequence[float]) -> float:
-    """Aggregate step scores by name; an empty solution scores 0."""
-    return aggregation(name)(scores) if scores else 0.0
+def reduce_steps(name: str, scores: Sequence[float]) -> float:
+    """Reduce step scores to one by name; an empty solution scores 0."""
+    return step_reduction(name)(scores) if scores else 0.0
 
 
 PRMSpec = ComponentSpec

@@ -1,7 +1,7 @@
 """`reason bench`: run, resume, rescore and sweep benchmarks from the command line.
 
     reason bench gsm8k --strategy self-consistency --n 8 --limit 200 --out runs/sc8
-    reason bench rescore runs/sc8 --aggregate weighted
+    reason bench rescore runs/sc8 --vote weighted
     reason bench sweep gsm8k --strategies cot,self-consistency --budgets 256,512,1024 --out runs/sweep
     reason bench gsm8k --ray-address HEAD:6379 --replicas 4 --replica-gpus 1 --out runs/cot-ray
     reason bench sweep math500 --strategies cot,beam --ray-address HEAD:6379 --replicas 4 --replica-gpus 1
@@ -25,16 +25,16 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from reason.bench.aggregate import AGGREGATORS
 from reason.bench.datasets import dataset_names
 from reason.bench.progress import RichProgress
 from reason.bench.report import plot_sweep, summary_table, sweep_markdown
 from reason.bench.rescore import rescore
-from reason.bench.runner import RunConfig, RunOutcome, run_benchmark
+from reason.bench.runner import PoolFactory, RunConfig, RunOutcome, run_benchmark
 from reason.bench.sweep import SweepConfig, run_sweep
-from reason.distributed import RayOptions
+from reason.distributed import RayOptions, ray_pools
 from reason.errors import ConfigError, ReasonError
 from reason.params import parse_pairs
+from reason.voting import VOTES
 
 console = Console()
 
@@ -117,7 +117,7 @@ def run_command(
     out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default runs/DATASET-STRATEGY)."),
     concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, help="Problems in flight at once."),
     verifier: str = typer.Option("match", "--verifier", help="A registered verifier."),
-    aggregate: str | None = typer.Option(None, "--aggregate", help=f"Vote rule: {', '.join(AGGREGATORS)}."),
+    vote: str | None = typer.Option(None, "--vote", "--aggregate", help=f"Vote rule: {', '.join(VOTES)} (--aggregate: its old name)."),
     question_field: str | None = typer.Option(None, "--question-field"),
     answer_field: str | None = typer.Option(None, "--answer-field"),
     id_field: str | None = typer.Option(None, "--id-field"),
@@ -139,17 +139,21 @@ def run_command(
         config = RunConfig(
             dataset=dataset, strategy=strategy, params=_searcher_params(param, n, temperature, max_tokens),
             backend=backend, backend_options=_backend_options(backend_opt, model), limit=limit,
-            concurrency=concurrency, verifier=verifier, aggregate=aggregate, question_field=question_field,
+            concurrency=concurrency, verifier=verifier, vote=vote, question_field=question_field,
             answer_field=answer_field, id_field=id_field, task=task,
             cache=None if no_cache else (cache or RunConfig.model_fields["cache"].default),
         )
         run_dir = out or Path("runs") / f"{Path(dataset).stem}-{strategy}"
         outcome = _with_progress(
-            quiet, f"{dataset} {strategy}", lambda p: run_benchmark(config, run_dir, progress=p, ray=ray_options)
+            quiet, f"{dataset} {strategy}", lambda p: run_benchmark(config, run_dir, progress=p, pools=_pools(ray_options))
         )
     except ReasonError as exc:
         _fail(exc)
     _show(outcome, f"{dataset} · {strategy}", quiet)
+
+
+def _pools(options: RayOptions | None) -> PoolFactory | None:
+    return None if options is None else ray_pools(options)
 
 
 def _ray_options(ray: bool, address: str | None, replicas: int | None, cpus: float | None,
@@ -166,7 +170,7 @@ def _ray_options(ray: bool, address: str | None, replicas: int | None, cpus: flo
 @bench_app.command("rescore")
 def rescore_command(
     run_dir: Path = typer.Argument(..., help="A finished (or partial) run directory."),
-    aggregate: str | None = typer.Option(None, "--aggregate", help=f"Vote rule: {', '.join(AGGREGATORS)}."),
+    vote: str | None = typer.Option(None, "--vote", "--aggregate", help=f"Vote rule: {', '.join(VOTES)} (--aggregate: its old name)."),
     verifier: str | None = typer.Option(None, "--verifier", help="Grade with this verifier instead."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Default RUN_DIR/rescore/AGGREGATE-VERIFIER."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
@@ -174,11 +178,11 @@ def rescore_command(
     """Re-vote and re-grade a run from its generation cache; generates nothing."""
     try:
         outcome = _with_progress(
-            quiet, f"rescore {run_dir}", lambda p: rescore(run_dir, aggregate, verifier, out, progress=p)
+            quiet, f"rescore {run_dir}", lambda p: rescore(run_dir, vote, verifier, out, progress=p)
         )
     except ReasonError as exc:
         _fail(exc)
-    _show(outcome, f"rescore · {aggregate or 'searcher vote'} · {verifier or 'same verifier'}", quiet)
+    _show(outcome, f"rescore · {vote or 'searcher vote'} · {verifier or 'same verifier'}", quiet)
 
 
 @bench_app.command("sweep")
@@ -223,7 +227,7 @@ def sweep_command(
             id_field=id_field,
         )
         with _bars(quiet) as make_bar:
-            points = run_sweep(config, out, progress=make_bar, ray=ray_options)
+            points = run_sweep(config, out, progress=make_bar, pools=_pools(ray_options))
         table, image = _write_sweep(points, out, plot or out / "sweep.png", dataset)
     except ReasonError as exc:
         _fail(exc)
@@ -289,5 +293,5 @@ class _SelfClosingProgress(RichProgress):
 
 
 
-if __name__ == "__main__":  # `python -m reason.bench.cli ...` works without the top-level app
+if __name__ == "__main__":  # `python -m reason.bench_cli ...` works without the top-level app
     bench_app()

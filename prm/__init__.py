@@ -1,6 +1,6 @@
 """Process reward models: score each step of a partial solution.
 
-`prm.base` holds the seam (`PRM.score(problem, steps_batch) -> per-step scores`) and the
+`reason.reward` (the core) holds the seam (`PRM.score(problem, steps_batch) -> per-step scores`) and the
 named aggregations; each implementation is its own module and registers under
 `reason.prms`: `llm_judge` (the model asked "is this step right?", P(yes) from
 logprobs), `hf` (Hugging Face PRMs of the two common shapes), `from_verifier`
@@ -13,7 +13,6 @@ from reason.reward import (
     MeteredPRM,
     PRMSpec,
     build_prm,
-    reduce_steps,
 )
 
-__all__ = ["STEP_REDUCTIONS", "PRM", "MeteredPRM", "PRMSpec", "aggregate", "build_prm"]
+__all__ = ["PRM", "STEP_REDUCTIONS", "MeteredPRM", "PRMSpec", "build_prm"]

@@ -16,14 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
-from reason.errors import ConfigError
 from reason.extract import extract_answer
 from reason.registry import named
 from reason.reward import StepsBatch
 from reason.steps import FINAL_RULES
-from reason.types import Problem, Validated, Verdict
+from reason.types import Problem, Validated
 from reason.verifier import Verifier, as_verifier, verifier_choice, without_reference
 
 

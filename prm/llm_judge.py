@@ -16,7 +16,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr
 
 from reason.errors import ConfigError
 from reason.generator import Generator, supports_logprobs

@@ -76,7 +76,16 @@ def _problem(question: str, task: str) -> Problem:
 
 
 _engines: dict[tuple, Engine] = {}
+"""`solve`'s engine, kept for the next call with the same backend and options; at most one
+(a model is gigabytes): a call with other options closes it before building the next."""
 _engines_lock = threading.Lock()
+
+
+def close_all() -> None:
+    """Close the engine `solve` keeps (it is rebuilt on the next call)."""
+    with _engines_lock:
+        while _engines:
+            _engines.popitem()[1].close()
 
 
 def solve(
@@ -89,7 +98,8 @@ def solve(
     backend_options: dict[str, Any] | None = None,
     **params: Any,
 ) -> SearchResult:
-    """Solve one question. The engine for (backend, model, options) is kept for later calls.
+    """Solve one question. The engine for (backend, model, options) is kept for the next call;
+    a call with another backend, model or options closes it first (see `close_all`).
 
     `params` are the strategy's parameters (e.g. n=8, temperature=0.7).
     """
@@ -100,5 +110,7 @@ def solve(
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:
+            for other in list(_engines):
+                _engines.pop(other).close()
             engine = _engines[key] = Engine(backend, **options)
     return engine.solve(question, strategy, task=task, **params)

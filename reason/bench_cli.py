@@ -42,10 +42,10 @@ console = Console()
 class _RunByDefault(TyperGroup):
     """A group whose unknown first word means `run WORD`: `bench gsm8k` == `bench run gsm8k`."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:  # type: ignore[override]  # typer vendors click's types
         if args and args[0] not in self.commands and not args[0].startswith("-"):
             args = ["run", *args]
-        return super().parse_args(ctx, args)
+        return super().parse_args(ctx, args)  # type: ignore[arg-type]
 
 
 bench_app = typer.Typer(
@@ -158,7 +158,7 @@ def _pools(options: RayOptions | None) -> PoolFactory | None:
 
 def _ray_options(ray: bool, address: str | None, replicas: int | None, cpus: float | None,
                  gpus: float | None) -> RayOptions | None:
-    chosen = {"address": address, "replicas": replicas, "replica_cpus": cpus, "replica_gpus": gpus}
+    chosen: dict[str, Any] = {"address": address, "replicas": replicas, "replica_cpus": cpus, "replica_gpus": gpus}
     given = {key: value for key, value in chosen.items() if value is not None}
     if ray or address is not None:
         return RayOptions(**given)

@@ -61,12 +61,12 @@ def show_result(result: SearchResult, show_reasoning: bool = True) -> None:
         console.print(f"[dim]{unanswered} of {len(result.samples)} samples gave no answer[/]")
     answer = result.answer if result.answer is not None else "[dim](none)[/]"
     console.print(f"[bold]answer:[/] {answer}")
-    c = result.compute
-    tokens_per_s = c.generated_tokens / c.wall_time_s if c.wall_time_s else 0.0
+    spent = result.compute
+    tokens_per_s = spent.generated_tokens / spent.wall_time_s if spent.wall_time_s else 0.0
     console.print(
-        f"[dim]compute: {c.prompt_tokens} prompt + {c.generated_tokens} generated tokens, "
-        f"{c.model_calls} model calls, {c.wall_time_s:.1f} s ({tokens_per_s:.1f} generated tokens/s)"
-        + (f", PRM {c.prm_prompt_tokens + c.prm_generated_tokens} tokens" if c.prm_calls else "")
+        f"[dim]compute: {spent.prompt_tokens} prompt + {spent.generated_tokens} generated tokens, "
+        f"{spent.model_calls} model calls, {spent.wall_time_s:.1f} s ({tokens_per_s:.1f} generated tokens/s)"
+        + (f", PRM {spent.prm_prompt_tokens + spent.prm_generated_tokens} tokens" if spent.prm_calls else "")
         + "[/]"
     )
 
@@ -90,6 +90,7 @@ def solve(
     model: Annotated[str | None, typer.Option(help="Local model folder or .gguf file (default: bundled SmolLM2-135M).")] = None,
     backend: Annotated[str, typer.Option(help="Generator backend (vllm, http, ...).")] = "vllm",
     base_url: Annotated[str | None, typer.Option(help="Server URL for --backend http, e.g. http://host:8000/v1.")] = None,
+    backend_opt: Annotated[list[str], typer.Option("--backend-opt", help="A backend option, key=value (repeatable); values parse as JSON when they can.")] = [],  # noqa: B006
 ) -> None:
     """Solve one question and show the reasoning, the candidates with votes, the answer and the compute spent."""
     from reason.api import Engine
@@ -103,7 +104,8 @@ def solve(
 
         make_searcher(strategy, **params)  # validate before paying for a model load
         with console.status("loading model..."):
-            engine = Engine(backend, **_backend_options(backend, model, base_url))
+            options = parse_pairs(backend_opt, "backend option") | _backend_options(backend, model, base_url)
+            engine = Engine(backend, **options)
         with engine:
             if question is None:
                 InteractiveSolver(engine, strategy, params, task).run()

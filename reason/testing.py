@@ -76,6 +76,7 @@ class FakeGenerator:
         return [[self._complete(text, params) for _ in range(params.n)] for text in rendered]
 
     def _complete(self, prompt: str, params: SamplingParams) -> Completion:
+        stop_reason: str | None
         text, stop_reason = _stop(self._next_text(prompt, params), params.stop)
         words = text.split()
         finish = "stop"

@@ -37,7 +37,7 @@ class CallableVerifier:
 
     def __init__(self, check: Callable[[Problem, str], bool | Verdict], name: str | None = None) -> None:
         self.check = check
-        self.name = name or getattr(check, "__name__", "callable")
+        self.name: str = name or str(getattr(check, "__name__", "callable"))
 
     def verify(self, problem: Problem, candidate: str) -> Verdict:
         outcome = self.check(problem, candidate)
@@ -67,7 +67,10 @@ def as_verifier(choice: Any) -> Verifier:
     choice = verifier_choice(choice)
     if isinstance(choice, str):
         return registry.get("verifier", choice)()
-    return choice if isinstance(choice, Verifier) else CallableVerifier(choice)
+    if isinstance(choice, Verifier):
+        return choice
+    wrapped: Verifier = CallableVerifier(choice)
+    return wrapped
 
 
 def without_reference(problem: Problem) -> Problem:

@@ -40,7 +40,8 @@ class BeamSearch(StepSearchConfig):
 
     def search(self, problem: Problem, generator: Generator) -> SearchResult:
         run = self.start(problem, generator)
-        frontier, per_node, completed, steps = [ROOT], self.n, [], 0
+        frontier, per_node, steps = [ROOT], self.n, 0
+        completed: list[int] = []
         while frontier and len(completed) < self.n:
             children = run.expand(frontier, per_node)
             if not children:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 from reason.searchers.sampling import sample_solutions, sample_tree
 
 from reason.budget import Budget

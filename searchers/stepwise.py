@@ -12,6 +12,7 @@ Leaves out: the algorithms themselves.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -168,7 +169,7 @@ def apportion(total: int, weights: Sequence[int]) -> list[int]:
     for weight in weights:
         running += weight
         bounds.append(round(total * running / whole))
-    return [b - a for a, b in zip(bounds, bounds[1:])]
+    return [b - a for a, b in itertools.pairwise(bounds)]
 
 
 @dataclass(frozen=True)

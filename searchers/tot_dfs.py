@@ -34,7 +34,8 @@ class TreeOfThoughtDFS(StepSearchConfig):
 
     def search(self, problem: Problem, generator: Generator) -> SearchResult:
         run = self.start(problem, generator)
-        stack, accepted, expansions = [ROOT], [], 0
+        stack, expansions = [ROOT], 0
+        accepted: list[int] = []
         while stack and len(accepted) < self.max_solutions and expansions < self.max_expansions:
             node = stack.pop()
             if node != ROOT and run.tree.node(node)["terminal"]:

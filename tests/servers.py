@@ -71,7 +71,8 @@ def vllm_server(model: str, *extra_args: str, startup_timeout_s: float = 300.0) 
     port = free_port()
     command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model]
     command += ["--host", "127.0.0.1", "--port", str(port), *CPU_ARGS, *extra_args]
-    log = tempfile.NamedTemporaryFile(prefix="vllm-serve-", suffix=".log", delete=False)
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - kept open for the server's lifetime
+       prefix="vllm-serve-", suffix=".log", delete=False)
     started = time.perf_counter()
     process = subprocess.Popen(
         command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **SERVER_ENV}, start_new_session=True

@@ -99,4 +99,4 @@ def test_capabilities_pass_through_and_close_closes_the_backend():
     batcher.close()
     assert inner.closed
     with pytest.raises(AttributeError):
-        batcher.no_such_attribute
+        _ = batcher.no_such_attribute

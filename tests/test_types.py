@@ -2,8 +2,7 @@ import pytest
 from pydantic import ValidationError
 
 from reason.errors import ConfigError, ReasonError
-
-from reason.types import ChatMessage, ChatPrompt, Compute, Problem, SamplingParams, Sample
+from reason.types import ChatMessage, ChatPrompt, Compute, Problem, Sample, SamplingParams
 
 
 def test_sampling_params_validate_ranges():

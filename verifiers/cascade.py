@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import field_validator
 
@@ -147,7 +148,7 @@ class CascadeVerifier:
 def _safe(tier: Tier, problem: Problem, candidate: str) -> Verdict:
     try:
         verdict = tier.check(problem, candidate)
-    except Exception as exc:  # noqa: BLE001 - a broken tier is an undecided tier, not a crashed cascade
+    except Exception as exc:
         return Verdict(status="error", rule=tier.name, detail=f"{type(exc).__name__}: {exc}")
     if (verdict.rule or "").startswith(tier.name):
         return verdict
@@ -161,7 +162,7 @@ def _combined(ran: list[tuple[Tier, Verdict]]) -> Verdict:
     trail = ", ".join(f"{t.name}={v.status}" for t, v in ran)
     if not decisive:
         last = ran[-1][1] if ran else Verdict(status="error", rule="cascade", detail="no tiers")
-        status = "timeout" if any(v.status == "timeout" for v in checks) else "error"
+        status: Literal["timeout", "error"] = "timeout" if any(v.status == "timeout" for v in checks) else "error"
         return Verdict(status=status, rule="cascade", detail=f"no tier decided ({trail}); last: {last.detail}", checks=checks)
     tier, first = decisive[0]
     statuses = {v.status for _, v in decisive}

@@ -166,7 +166,7 @@ class WasmLeanChecker:
             _write_atomically(request, source)
             answer = self._wait_for(Path(f"{request}.json"), timeout_s)
             if answer is None or answer["exit"] == -1:
-                status = "timeout" if answer is None and self.running else "crashed"
+                status: Literal["timeout", "crashed"] = "timeout" if answer is None and self.running else "crashed"
                 self._stop()  # a stuck or failed checker is replaced at the next check
                 return LeanRun(status, output=answer["output"] if answer else "", ms=timeout_s * 1000)
             if answer.get("memory_mb", 0) > _MEMORY_LIMIT_MB:

@@ -107,7 +107,8 @@ def _limit_hit(exc: BaseException) -> str | None:
     if isinstance(exc, SandboxBlocked):
         return "blocked"
     if isinstance(exc, OSError):
-        return {errno.EFBIG: "file_size", errno.EMFILE: "open_files", errno.EAGAIN: "processes"}.get(exc.errno)
+        limits = {errno.EFBIG: "file_size", errno.EMFILE: "open_files", errno.EAGAIN: "processes"}
+        return limits.get(exc.errno) if exc.errno is not None else None
     return None
 
 
@@ -124,10 +125,10 @@ def main() -> None:
     sys.argv = [path]
     namespace = {"__name__": "__main__", "__file__": path, "__builtins__": __builtins__}
     try:
-        exec(compile(source, path, "exec"), namespace)  # noqa: S102 - running the program is the point
+        exec(compile(source, path, "exec"), namespace)
     except SystemExit:
         raise
-    except BaseException as exc:  # noqa: BLE001 - every failure of the program becomes an exit code
+    except BaseException as exc:
         tb = exc.__traceback__.tb_next if exc.__traceback__ else None  # start at the program, not here
         traceback.print_exception(exc.with_traceback(tb))
         limit = _limit_hit(exc)

@@ -44,7 +44,9 @@ def _check(result: int, what: str) -> None:
 
 
 def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    enc = lambda s: None if s is None else s.encode()
+    def enc(s: str | None) -> bytes | None:
+        return None if s is None else s.encode()
+
     _check(_libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), f"mount {target}")
 
 
@@ -143,7 +145,7 @@ def _start_worker(cfg: dict, uid: int | None) -> int:
         _set_limits(cfg["rlimits"])
         policy, env = _worker_policy(cfg, isolated=uid is not None or os.path.ismount(cfg["work"]))
         os.execve(sys.executable, [sys.executable, "-I", "-c", cfg["boot_source"], json.dumps(policy)], env)
-    except BaseException as exc:  # noqa: BLE001 - the child must never return into the launcher
+    except BaseException as exc:
         os.write(2, f"sandbox: worker did not start: {exc}\n".encode())
     os._exit(127)
 

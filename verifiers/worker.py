@@ -38,7 +38,7 @@ def serve(memory_limit_mb: int, preload: list[str]) -> None:
         try:
             reply: tuple[str, Any] = ("ok", _resolve(target)(*args))
             _send(replies, reply)
-        except Exception as exc:  # noqa: BLE001 - the caller gets every failure as a message
+        except Exception as exc:
             _send(replies, ("error", f"{type(exc).__name__}: {exc}"))
 
 

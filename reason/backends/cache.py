@@ -28,6 +28,7 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 from reason.errors import GeneratorError
 from reason.generator import Generator
@@ -64,6 +65,15 @@ def cache_key(model: str, prompt: str, params: SamplingParams, occurrence: int) 
     params_json = params.model_dump_json()
     blob = json.dumps([model, prompt, params_json, occurrence], ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest(), params_json
+
+
+class CacheStore(Protocol):
+    """What `CachingGenerator` needs of a cache: `GenerationCache`, or a remote one (a Ray actor's)."""
+
+    def get(self, key: str) -> list[Completion] | None: ...
+
+    def put(self, key: str, model: str, prompt: str, params_json: str, occurrence: int,
+            completions: list[Completion]) -> None: ...
 
 
 class GenerationCache:
@@ -116,7 +126,7 @@ class CachingGenerator:
     `cache=None` every request goes to the backend and is only counted.
     """
 
-    def __init__(self, inner: Generator, cache: GenerationCache | None) -> None:
+    def __init__(self, inner: Generator, cache: CacheStore | None) -> None:
         self.inner = inner
         self.cache = cache
         self.name = inner.name

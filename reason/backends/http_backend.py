@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from reason.continuation import chat_prompt_ids
 from reason.errors import BackendUnavailableError, ConfigError, GeneratorError
@@ -233,9 +233,10 @@ class HTTPGenerator:
         """One API call with retries; returns the decoded JSON or raises a typed error."""
         url, retries = self._base_url + path, self.config.max_retries
         for attempt in range(retries + 1):
-            outcome = self._attempt(method, url, body)
-            if not isinstance(outcome, _Retryable):
-                return outcome
+            attempted = self._attempt(method, url, body)
+            if not isinstance(attempted, _Retryable):
+                return attempted
+            outcome = attempted
             if attempt < retries:
                 delay = self._backoff(attempt, outcome.retry_after)
                 logger.warning("%s failed (%s); retry %d/%d in %.2fs", url, outcome.reason, attempt + 1, retries, delay)

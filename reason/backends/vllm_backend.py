@@ -17,7 +17,7 @@ import os
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from reason.continuation import chat_prompt_ids
 from reason.errors import BackendUnavailableError, ConfigError, GeneratorError

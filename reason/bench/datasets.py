@@ -134,7 +134,8 @@ def _parse_lines(raw: bytes, where: str) -> list[tuple[int, Row]]:
 
 
 def _problems(rows: list[tuple[int, Row]], build: Callable[[Row, int], Problem], where: str) -> tuple[Problem, ...]:
-    problems, seen = [], {}
+    problems: list[Problem] = []
+    seen: dict[str | None, int] = {}
     for index, (number, row) in enumerate(rows):
         try:
             problem = build(row, index)

@@ -13,6 +13,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
 )
@@ -36,7 +37,7 @@ class RichProgress:
             console=console,
             transient=False,
         )
-        self._task = None
+        self._task: TaskID | None = None
         self._correct = self._done = self._tokens = 0
         self._started = time.perf_counter()
 
@@ -51,14 +52,14 @@ class RichProgress:
         self._correct = sum(r.correct for r in finished)
         self._done = len(finished)
         self._started = time.perf_counter()
-        self._task = self._bar.add_task(self.label, total=total, completed=self._done, **self._fields())
+        self._task = self._bar.add_task(self.label, total=total, completed=self._done, **self._fields())  # type: ignore[arg-type]  # rich takes **fields: Any
 
     def advance(self, record: ProblemRecord) -> None:
         self._done += 1
         self._correct += record.correct
         self._tokens += record.compute.generated_tokens
         if self._task is not None:
-            self._bar.update(self._task, advance=1, **self._fields())
+            self._bar.update(self._task, advance=1, **self._fields())  # type: ignore[arg-type]  # rich takes **fields: Any
 
     def _fields(self) -> dict[str, str]:
         accuracy = f"{self._correct / self._done:.1%}" if self._done else "-"

@@ -23,10 +23,10 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import closing
+from contextlib import AbstractContextManager, closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ContextManager, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import Field, model_validator
 
@@ -117,7 +117,7 @@ class ProblemPool(Protocol):
     def solve(self, todo: list[Problem], searcher: Searcher, cache: GenerationCache | None) -> Iterator[Solved]: ...
 
 
-PoolFactory = Callable[[str, dict[str, Any], Path | None], ContextManager[ProblemPool]]
+PoolFactory = Callable[[str, dict[str, Any], Path | None], AbstractContextManager[ProblemPool]]
 """(backend, backend options, generation cache file) -> an opened pool, closed on exit.
 `reason.distributed.ray_pools(RayOptions(...))` makes one for a Ray cluster."""
 
@@ -153,14 +153,15 @@ def run_benchmark(
         stored = _check_run_file(run_dir, config, dataset)
         if pools is not None and any(p.id not in log.finished for p in problems):
             return _run_pooled(config, run_dir, dataset, problems, searcher, grader, log, progress, stored, pools)
-        owned = generator is None
-        gen = generator if generator is not None else _backend(config, stored, problems, log)
+        built = _backend(config, stored, problems, log) if generator is None else None
+        gen = generator if generator is not None else built
+        assert gen is not None
         try:
             _write_run_file(run_dir, config, dataset, gen.name, stored)
             return _run(config, run_dir, problems, searcher, gen, grader, log, progress)
         finally:
-            if owned:
-                gen.close()
+            if built is not None:
+                built.close()
 
 
 def _run_pooled(config: RunConfig, run_dir: Path, dataset: Dataset, problems: list[Problem], searcher: Searcher,
@@ -202,7 +203,7 @@ def _execute(todo: list[Problem], searcher: Searcher, gen: Generator | ProblemPo
         solving = gen.solve(todo, searcher, cache)
     else:
         solving = _solve_here(todo, searcher, gen, cache, concurrency)
-    with closing(solving):
+    with closing(solving):  # type: ignore[type-var]  # both are generator functions, which close
         for result, counts, wall in solving:
             record = grader.record(result, counts, wall)
             log.append(record)  # the only writer: this thread

@@ -79,7 +79,8 @@ class RayPool:
         self.failures = 0
         self._replicas = ReplicaSet([])
         # Started with the replicas, not after them: each actor is a process to boot.
-        self._cache, self._cache_path = None, None
+        self._cache: Any = None
+        self._cache_path: Path | None = None
         if cache_path is not None:
             self._open_cache(cache_path)
         try:

@@ -68,7 +68,7 @@ class Replica:
         self._error: Exception | None = None
         try:
             self._generator = factory()
-        except Exception as exc:  # noqa: BLE001 - any build failure is the driver's to report
+        except Exception as exc:
             self._error = portable(exc)
             return
         self._batcher = MicroBatchingGenerator(self._generator)
@@ -85,7 +85,7 @@ class Replica:
     def generate(self, prompts: list[Prompt], params: SamplingParams) -> list[list[Completion]]:
         try:
             return self._batcher.generate(prompts, params)
-        except Exception as exc:  # noqa: BLE001 - re-raised, in a form that survives pickling
+        except Exception as exc:
             raise portable(exc) from None
 
     def close(self) -> None:
@@ -131,8 +131,9 @@ class RemoteCache:
     def get(self, key: str) -> list[Completion] | None:
         return ray.get(self._actor.get.remote(key))
 
-    def put(self, *args: Any) -> None:
-        ray.get(self._actor.put.remote(*args))
+    def put(self, key: str, model: str, prompt: str, params_json: str, occurrence: int,
+            completions: list[Completion]) -> None:
+        ray.get(self._actor.put.remote(key, model, prompt, params_json, occurrence, completions))
 
 
 def solve_problem(problem: Problem, searcher: Searcher, replica: Any, info: ReplicaInfo, cache: Any) -> Solved:
@@ -144,7 +145,7 @@ def solve_problem(problem: Problem, searcher: Searcher, replica: Any, info: Repl
         result = searcher.search(problem, counting)
     except RayError:
         raise
-    except Exception as exc:  # noqa: BLE001 - re-raised, in a form that survives pickling
+    except Exception as exc:
         raise portable(exc) from None
     if client.lost is not None:
         raise ReplicaLostError(f"replica died during problem {problem.id!r}: {client.lost}")
@@ -157,7 +158,7 @@ def portable(exc: Exception) -> Exception:
     constructor takes other arguments than its message cannot be rebuilt from its args."""
     try:
         pickle.loads(pickle.dumps(exc))
-    except Exception:  # noqa: BLE001 - whatever breaks the round trip
+    except Exception:
         return DistributedError(f"{type(exc).__name__}: {exc}")
     return exc
 

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python -m pip wheel -q --no-deps --no-build-isolation -w "$work/dist" . 2>&1 | grep -v -E "^WARNING: (Location|Running pip)" || true
+rm -rf build  # setuptools' scratch copy of the packages; never left beside the sources
 wheel=$(ls "$work"/dist/*.whl)
 python -c 'import sys, zipfile; print("\n".join(sorted({n.split("/")[0] for n in zipfile.ZipFile(sys.argv[1]).namelist()})))' "$wheel" \
     | grep -v -E '^reason(_search-.*\.dist-info)?$' && {

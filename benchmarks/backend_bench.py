@@ -40,10 +40,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
 
-    from reason.searchers.self_consistency import SelfConsistency
     from vllm import SamplingParams as VSamplingParams
 
     from reason.backends.vllm_backend import VLLMGenerator
+    from reason.searchers.self_consistency import SelfConsistency
     from reason.tasks import task_style
     from reason.types import Problem, SamplingParams
 

@@ -24,9 +24,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from reason.verifiers.grader import Grader
-
 from reason.extract import after_hashes, last_boxed
+from reason.verifiers.grader import Grader
 
 ROOT = Path(__file__).resolve().parents[1]
 PAIRS = ROOT / "tests" / "data" / "grader_pairs.jsonl"

@@ -88,10 +88,9 @@ class Counted:
 
 
 def searchers():
+    from reason.budget import Budget
     from reason.searchers.beam import BeamSearch
     from reason.searchers.mcts import MCTS
-
-    from reason.budget import Budget
 
     budget = Budget(tokens=1200)
     return {

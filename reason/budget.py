@@ -53,9 +53,11 @@ def plan_batch(prompts: int, per_prompt: int, affordable: int) -> tuple[int, int
 class BudgetedGenerator(MeteredGenerator):
     """A metered generator that never lets its budget be exceeded.
 
-    Wrapping another `BudgetedGenerator` nests budgets: a call must fit both, which is
-    how a composed searcher (best-of-N over beam search) keeps its inner searches
-    inside the outer budget.
+    Wrapping another `BudgetedGenerator` nests budgets: `affordable` is the least of every
+    budget in the chain, and a call must fit them all. That is how a composed searcher
+    (best-of-N over beam search) keeps its inner searches inside the outer budget: it hands
+    each run its own `BudgetedGenerator` as the generator, and whatever budget the inner
+    searcher has (or none) can never spend past it.
     """
 
     def __init__(self, inner: Generator, budget: Budget | None = None, role: str = "policy") -> None:
@@ -71,11 +73,14 @@ class BudgetedGenerator(MeteredGenerator):
         return None if cap is None else cap - self.calls
 
     def affordable(self, wanted: int, max_tokens: int) -> int:
-        """How many of `wanted` samples of up to `max_tokens` each one more call may draw."""
+        """How many of `wanted` samples of up to `max_tokens` each one more call may draw
+        (under this budget and every budget it is nested in)."""
         calls, tokens = self.remaining_calls(), self.remaining_tokens()
         if calls is not None and calls <= 0:
             return 0
-        return wanted if tokens is None else max(0, min(wanted, tokens // max_tokens))
+        mine = wanted if tokens is None else max(0, min(wanted, tokens // max_tokens))
+        outer = _outer_budget(self.inner)
+        return mine if outer is None else min(mine, outer.affordable(wanted, max_tokens))
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
         worst = len(prompts) * params.n * params.max_tokens
@@ -85,3 +90,12 @@ class BudgetedGenerator(MeteredGenerator):
                 f"(tokens left: {self.remaining_tokens()}, calls left: {self.remaining_calls()})"
             )
         return super().generate(prompts, params)
+
+
+def _outer_budget(generator: Generator) -> BudgetedGenerator | None:
+    """The nearest `BudgetedGenerator` under `generator` (through metering wrappers), if any."""
+    while isinstance(generator, MeteredGenerator):
+        if isinstance(generator, BudgetedGenerator):
+            return generator
+        generator = generator.inner
+    return None

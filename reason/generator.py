@@ -80,6 +80,9 @@ class MeteredGenerator:
         self.generated_tokens = 0
         self.calls = 0
         self.seconds = 0.0
+        self.root_prompt_tokens = 0
+        """Tokens of the first prompt of the first call: the search's root prompt, recorded once
+        (later calls of a refine or lean-prover search send longer prompts)."""
 
     def __getattr__(self, item: str):  # capability flags and extras pass through
         return getattr(self.inner, item)
@@ -89,6 +92,8 @@ class MeteredGenerator:
         outputs = self.inner.generate(prompts, params)
         self.seconds += time.perf_counter() - started
         self.calls += 1
+        if self.calls == 1 and outputs and outputs[0]:
+            self.root_prompt_tokens = outputs[0][0].prompt_tokens
         for per_prompt in outputs:
             if per_prompt:  # the prompt is processed once however many samples it gets
                 self.prompt_tokens += per_prompt[0].prompt_tokens

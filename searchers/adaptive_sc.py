@@ -18,11 +18,11 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from pydantic import Field
-from reason.searchers.sampling import draw, finish, sample_tree
 
 from reason.budget import Budget, BudgetedGenerator
 from reason.generator import Generator
 from reason.searcher import SearcherConfig
+from reason.searchers.sampling import draw, finish, sample_tree
 from reason.tasks import task_style
 from reason.types import Problem, Sample, SamplingParams, SearchResult
 from reason.voting import majority
@@ -70,7 +70,7 @@ class AdaptiveSelfConsistency(SearcherConfig):
             if reason := self.stop_rule(samples, style.equivalent):
                 stopped = reason
                 break
-        tree = sample_tree(samples, metered.prompt_tokens // max(1, metered.calls))
+        tree = sample_tree(samples, metered.root_prompt_tokens)
         trace = {"stopped": stopped, "drawn": len(samples), "calls": metered.calls}
         return finish(self.strategy, problem, samples, metered.compute(), started, tree=tree, trace=trace)
 

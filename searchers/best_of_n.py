@@ -14,12 +14,12 @@ import time
 from typing import ClassVar
 
 from pydantic import Field
-from reason.searchers.compose import NSolutions
-from reason.searchers.sampling import finish, sample_tree
-from reason.searchers.scored import ScoredSearchConfig, score_samples
 
 from reason.generator import Generator
 from reason.reward import MeteredPRM, build_prm
+from reason.searchers.compose import NSolutions
+from reason.searchers.sampling import finish, sample_tree
+from reason.searchers.scored import ScoredSearchConfig, score_samples
 from reason.tree import ROOT
 from reason.types import Problem, SearchResult
 

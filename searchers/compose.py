@@ -2,10 +2,10 @@
 
 Best-of-N and self-consistency take a `base` (a registered name, a
 `SearcherSpec(name=..., params=...)` or dict of one, or a searcher object) and call it
-repeatedly. Each run gets what is left of the outer budget as its own budget, so the
-runs together never exceed it, and the compute reported is the sum of what the runs
-report (their policy and PRM shares stay separate). The runs' trees are grafted under
-one root.
+repeatedly. The runs share one `BudgetedGenerator` of the outer budget as their generator,
+so whatever budget a base searcher has (or none) they together never exceed it, and the
+compute reported is the sum of what the runs report (their policy and PRM shares stay
+separate). The runs' trees are grafted under one root.
 Leaves out: running the base searches concurrently.
 """
 
@@ -14,13 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import Field, field_validator
-from reason.searchers.sampling import sample_solutions, sample_tree
 
-from reason.budget import Budget
-from reason.errors import ConfigError
+from reason.budget import Budget, BudgetedGenerator
+from reason.errors import BudgetExceededError
 from reason.generator import Generator
 from reason.registry import ComponentSpec, component_choice, registry
 from reason.searcher import Searcher
+from reason.searchers.sampling import sample_solutions, sample_tree
 from reason.tree import ROOT, SearchTree, graph_from_json
 from reason.types import (
     Compute,
@@ -48,35 +48,20 @@ def build_searcher(choice: Any) -> Searcher:
     return choice
 
 
-def left(budget: Budget, spent: Compute) -> Budget | None:
-    """What remains of `budget` after `spent` policy compute; None once nothing remains.
-
-    Example: left(Budget(tokens=100), Compute(generated_tokens=30)) -> Budget(tokens=70)
-    """
-    tokens = None if budget.tokens is None else budget.tokens - spent.generated_tokens
-    calls = None if budget.calls is None else budget.calls - spent.model_calls
-    if (tokens is not None and tokens <= 0) or (calls is not None and calls <= 0):
-        return None
-    return Budget(tokens=tokens, calls=calls)
-
-
 def repeat_search(base: Searcher, problem: Problem, generator: Generator, n: int, budget: Budget) -> list[SearchResult]:
-    """Up to `n` runs of `base`, each capped by what the previous runs left of `budget`."""
-    limited = budget.tokens is not None or budget.calls is not None
-    if limited and "budget" not in getattr(type(base), "model_fields", {}):
-        raise ConfigError(f"base searcher {base.strategy!r} takes no budget, so it cannot run inside one")
+    """Up to `n` runs of `base`, all drawing from one `budget` (the base's own budget nests inside it)."""
+    shared = BudgetedGenerator(generator, budget)
     results: list[SearchResult] = []
-    spent = Compute()
     for _ in range(n):
-        remaining = left(budget, spent)
-        if remaining is None:
+        if shared.affordable(1, 1) == 0:
             break
-        run = base.model_copy(update={"budget": remaining}) if limited else base  # type: ignore[attr-defined]
-        result = run.search(problem, generator)
+        try:
+            result = base.search(problem, shared)
+        except BudgetExceededError:
+            break  # a base that does not plan with its budget asked for more than is left
         if result.compute.model_calls == 0:
             break  # the budget left cannot pay for one more call
         results.append(result)
-        spent = spent + result.compute
     return results
 
 
@@ -136,5 +121,5 @@ class NSolutions(Validated):
             temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, n=self.n, seed=self.seed
         )
         samples, metered = sample_solutions(problem, generator, params, self.budget)
-        prompt_tokens = metered.prompt_tokens // max(1, metered.calls)  # every call sent the same prompt
+        prompt_tokens = metered.root_prompt_tokens
         return samples, metered.compute(), sample_tree(samples, prompt_tokens)

@@ -6,11 +6,11 @@ import time
 from typing import ClassVar
 
 from pydantic import Field
-from reason.searchers.sampling import sample_solutions, voted_result
 
 from reason.budget import Budget
 from reason.generator import Generator
 from reason.searcher import SearcherConfig
+from reason.searchers.sampling import sample_solutions, voted_result
 from reason.types import Problem, SamplingParams, SearchResult
 
 

@@ -17,12 +17,12 @@ import time
 from typing import Any, ClassVar
 
 from pydantic import Field
-from reason.searchers.sampling import draw, sample_tree
 
 from reason.budget import Budget, BudgetedGenerator
 from reason.generator import Generator
 from reason.registry import registry
 from reason.searcher import SearcherConfig
+from reason.searchers.sampling import draw, sample_tree
 from reason.tasks import task_style
 from reason.types import (
     Candidate,
@@ -99,7 +99,7 @@ def _result(
     proved = [i for i, s in enumerate(samples) if s.answer is not None]
     candidates = tuple(Candidate(answer=samples[i].answer, votes=1, score=1.0, sample_indices=(i,)) for i in proved)  # type: ignore[arg-type]
     reasoning = samples[proved[0]].text if proved else (samples[-1].text if samples else "")
-    tree = sample_tree(samples, metered.prompt_tokens // max(1, metered.calls))
+    tree = sample_tree(samples, metered.root_prompt_tokens)
     return SearchResult(
         strategy=strategy,
         problem=problem,

@@ -22,10 +22,10 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from pydantic import Field, field_validator
-from reason.searchers.stepwise import SearchRun, StepSearchConfig
 
 from reason.generator import Generator
 from reason.registry import named
+from reason.searchers.stepwise import SearchRun, StepSearchConfig
 from reason.tree import ROOT
 from reason.types import Problem, SamplingParams, SearchResult
 

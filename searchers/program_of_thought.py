@@ -16,13 +16,13 @@ import time
 from typing import Any, ClassVar
 
 from pydantic import Field
-from reason.searchers.sampling import draw, finish, sample_tree
 
 from reason.budget import Budget, BudgetedGenerator
 from reason.extract import printed_answer
 from reason.generator import Generator
 from reason.registry import registry
 from reason.searcher import SearcherConfig
+from reason.searchers.sampling import draw, finish, sample_tree
 from reason.tasks import task_style
 from reason.types import Problem, Sample, SamplingParams, SearchResult
 
@@ -57,7 +57,7 @@ class ProgramOfThought(SearcherConfig):
         runs = [run_program(problem, sample, runner) for sample in drawn]
         samples = [sample for sample, _ in runs]
         trace = {"runs": [record for _, record in runs]}
-        prompt_tokens = metered.prompt_tokens // max(1, metered.calls)
+        prompt_tokens = metered.root_prompt_tokens
         return finish(self.strategy, problem, samples, metered.compute(), started, tree=sample_tree(samples, prompt_tokens), trace=trace)
 
 

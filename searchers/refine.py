@@ -18,11 +18,11 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from pydantic import ConfigDict, Field, field_validator
-from reason.searchers.sampling import draw, finish
 
 from reason.budget import Budget, BudgetedGenerator
 from reason.generator import Generator
 from reason.searcher import SearcherConfig
+from reason.searchers.sampling import draw, finish
 from reason.tasks import task_style
 from reason.tree import ROOT, SearchTree
 from reason.types import (
@@ -93,7 +93,7 @@ class VerifierRefine(SearcherConfig):
                 break
             prompt = self.retry_prompt(prompt, new[0], verdict)
         trace = {"verdicts": [v.model_dump() for v in verdicts]}
-        tree = _chain(samples, verdicts, metered.prompt_tokens // max(1, metered.calls))
+        tree = _chain(samples, verdicts, metered.root_prompt_tokens)
         return finish(self.strategy, problem, samples, metered.compute(), started, "best", tree, trace)
 
     def check(self, problem: Problem, sample: Sample) -> Verdict:

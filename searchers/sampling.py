@@ -96,5 +96,5 @@ def voted_result(
     strategy: str, problem: Problem, samples: list[Sample], metered: MeteredGenerator, started: float
 ) -> SearchResult:
     """Majority vote over samples; the reasoning shown is the first sample behind the winner."""
-    prompt_tokens = metered.prompt_tokens // max(1, metered.calls)  # every call sent the same prompt
+    prompt_tokens = metered.root_prompt_tokens
     return finish(strategy, problem, samples, metered.compute(), started, tree=sample_tree(samples, prompt_tokens))

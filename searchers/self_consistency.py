@@ -11,11 +11,10 @@ from __future__ import annotations
 import time
 from typing import ClassVar
 
-from reason.searchers.compose import NSolutions
-from reason.searchers.sampling import finish
-
 from reason.generator import Generator
 from reason.searcher import SearcherConfig
+from reason.searchers.compose import NSolutions
+from reason.searchers.sampling import finish
 from reason.types import Problem, SearchResult
 
 

@@ -18,15 +18,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import Field, field_validator
-from reason.searchers.sampling import finish
-from reason.searchers.scored import ScoredSearchConfig
+from pydantic import Field, field_validator, model_validator
 
 from reason.budget import Budget, BudgetedGenerator, plan_batch
 from reason.extract import RULES
 from reason.generator import Generator
 from reason.registry import named
 from reason.reward import STEP_REDUCTIONS, MeteredPRM, StepReduction, build_prm
+from reason.searchers.sampling import finish
+from reason.searchers.scored import ScoredSearchConfig
 from reason.steps import FINAL_RULES, is_final, step_segments
 from reason.tasks import TaskStyle, task_style
 from reason.tree import ROOT, SearchTree
@@ -45,8 +45,9 @@ class StepSearchConfig(ScoredSearchConfig):
     """Parameters every tree searcher takes (each adds its own shape: beams, iterations, ...)."""
 
     temperature: float = Field(default=0.8, gt=0.0)
-    max_tokens: int = Field(default=128, ge=1)
-    """Most tokens per step."""
+    step_tokens: int = Field(default=128, ge=1)
+    """Most tokens per step. (Whole-solution searchers' `max_tokens` caps a whole solution; a tree
+    searcher refuses `max_tokens` rather than read a per-solution number as a per-step one.)"""
     max_steps: int = Field(default=8, ge=1)
     """Step cap: a path this deep is finished whether or not it stated an answer."""
     delimiter: str = Field(default="\n\n", min_length=1)
@@ -55,6 +56,13 @@ class StepSearchConfig(ScoredSearchConfig):
     """Extraction rules whose match marks a step as the last one."""
     seed: int | None = None
     budget: Budget = Budget()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_max_tokens(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "max_tokens" in data:
+            raise ValueError("a tree searcher caps tokens per step: use step_tokens (max_tokens is a whole solution's cap)")
+        return data
 
     @field_validator("final_rules")
     @classmethod
@@ -66,7 +74,7 @@ class StepSearchConfig(ScoredSearchConfig):
         style = task_style(problem.task)
         policy = BudgetedGenerator(generator, self.budget)
         params = SamplingParams(
-            temperature=self.temperature, max_tokens=self.max_tokens, stop=(self.delimiter,), seed=self.seed
+            temperature=self.temperature, max_tokens=self.step_tokens, stop=(self.delimiter,), seed=self.seed
         )
         proposer = StepProposer(style, style.prompt(problem), policy, params, self.final_rules, self.max_steps)
         scorer = StepScorer(MeteredPRM(build_prm(self.prm), generator), problem, STEP_REDUCTIONS[self.step_score])

@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pydantic import Field
-from reason.searchers.stepwise import SearchRun, StepSearchConfig
 
 from reason.generator import Generator
+from reason.searchers.stepwise import SearchRun, StepSearchConfig
 from reason.tree import ROOT
 from reason.types import Problem, SearchResult
 

@@ -201,9 +201,8 @@ def test_unknown_vote_rule_lists_the_known_ones(tmp_path, data):
 
 
 def test_traces_too_big_to_inline_go_to_a_file(tmp_path, data, monkeypatch):
-    from reason.searchers.cot import ChainOfThought
-
     from reason.bench import grading
+    from reason.searchers.cot import ChainOfThought
 
     monkeypatch.setattr(grading, "INLINE_TRACE_BYTES", 10)
     real = ChainOfThought.search

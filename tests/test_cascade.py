@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from reason.searchers.refine import VerifierRefine
-from reason.verifiers import cascade
-from reason.verifiers.cascade import CascadeConfig, CascadeVerifier, Tier
 
 from reason.registry import registry
+from reason.searchers.refine import VerifierRefine
 from reason.testing import FakeGenerator
 from reason.types import Problem, Verdict
+from reason.verifiers import cascade
+from reason.verifiers.cascade import CascadeConfig, CascadeVerifier, Tier
 
 HALF = Problem(question="What is half of 1?", answer="0.5")
 EQUATION = Problem(question="Solve for x: 2x + 3 = 11.")

@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-from reason.verifiers.grader import Grader
 
 from reason.extract import after_hashes, last_boxed
+from reason.verifiers.grader import Grader
 
 DATA = Path(__file__).parents[2] / "shared" / "data"
 MATH500 = DATA / "math" / "math500.jsonl"

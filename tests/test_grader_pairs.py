@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from reason.verifiers.grader import Grader
 
 PAIRS = [json.loads(line) for line in (Path(__file__).parent / "data" / "grader_pairs.jsonl").read_text("utf-8").splitlines()]

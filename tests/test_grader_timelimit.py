@@ -12,6 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
 from reason.verifiers.grader import Grader, GraderConfig, shared_pool
 from reason.verifiers.timelimit import WorkerFailed, WorkerPool, WorkerTimeout
 

@@ -6,7 +6,12 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+
+from reason.registry import registry
 from reason.searchers.self_consistency import SelfConsistency
+from reason.tasks import task_style
+from reason.testing import FakeGenerator
+from reason.types import Problem
 from reason.verifiers.equivalence import Comparer
 from reason.verifiers.grader import Grader, GraderConfig, equivalent, shared_pool
 from reason.verifiers.latex import ParseError, parse_answer, read_answer
@@ -24,11 +29,6 @@ from reason.verifiers.nodes import (
 from reason.verifiers.normalize import normalize
 from reason.verifiers.symbolic import SympyTier
 from reason.verifiers.timelimit import WorkerPool
-
-from reason.registry import registry
-from reason.tasks import task_style
-from reason.testing import FakeGenerator
-from reason.types import Problem
 
 
 @pytest.mark.parametrize(

@@ -9,13 +9,13 @@ tests/test_lean_timeout.py, which runs after the other Lean tests.
 from __future__ import annotations
 
 import pytest
-from reason.verifiers.lean import LeanVerifier, formal_statement, lean_code, lean_source
-from reason.verifiers.lean_backend import LeanRun, parse_messages
-from reason.verifiers.lean_cli import lean_app
 from typer.testing import CliRunner
 
 from reason.registry import registry
 from reason.types import Problem
+from reason.verifiers.lean import LeanVerifier, formal_statement, lean_code, lean_source
+from reason.verifiers.lean_backend import LeanRun, parse_messages
+from reason.verifiers.lean_cli import lean_app
 
 COMM = Problem(question="theorem add_comm' (a b : Nat) : a + b = b + a := by sorry", task="lean")
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from reason.searchers.lean_prover import LeanProver
 
 from reason.api import make_searcher
+from reason.searchers.lean_prover import LeanProver
 from reason.testing import FakeGenerator
 from reason.types import Problem
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from reason.verifiers.lean import LeanVerifier
 
 NEVER_ENDS = "theorem stuck : False := by\n  sleep 100000000\n  trivial"

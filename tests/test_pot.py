@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from reason.searchers.program_of_thought import ProgramOfThought
 
 from reason.api import make_searcher
 from reason.bench.datasets import load_dataset
 from reason.generator import MeteredGenerator
+from reason.searchers.program_of_thought import ProgramOfThought
 from reason.testing import FakeGenerator
 from reason.types import Problem
 

@@ -10,10 +10,9 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+from reason.errors import ConfigError, ModelNotFoundError
 from reason.prm.hf import HFPRM
 from reason.searchers.beam import BeamSearch
-
-from reason.errors import ConfigError, ModelNotFoundError
 from reason.testing import FakeGenerator, by_prefix
 from reason.types import Problem
 

@@ -3,11 +3,10 @@
 import math
 
 import pytest
-from reason.prm.from_verifier import VerifierPRM
-from reason.prm.llm_judge import LLMJudgePRM
-from reason.searchers.beam import BeamSearch
 
 from reason.errors import ConfigError, PRMError
+from reason.prm.from_verifier import VerifierPRM
+from reason.prm.llm_judge import LLMJudgePRM
 from reason.reward import (
     STEP_REDUCTIONS,
     MeteredPRM,
@@ -15,6 +14,7 @@ from reason.reward import (
     prm_choice,
     reduce_steps,
 )
+from reason.searchers.beam import BeamSearch
 from reason.testing import FakeGenerator, FakePRM, by_prefix
 from reason.types import Completion, Problem, TokenLogprob, TopLogprob
 

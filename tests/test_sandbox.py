@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from reason.verifiers.sandbox import Sandbox, SandboxLimits, run_code
 
 

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from reason.verifiers.sandbox import Sandbox, SandboxLimits
 from reason.verifiers.sandbox_processes import UID_BASE, UID_SPAN
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+
+from reason.registry import registry
+from reason.types import Problem
 from reason.verifiers.code import (
     CodeVerifier,
     arithmetic_claims,
@@ -12,9 +15,6 @@ from reason.verifiers.code import (
     extract_program,
     single_unknown_equation,
 )
-
-from reason.registry import registry
-from reason.types import Problem
 
 BLIND = Problem(question="How many apples?")
 LINEAR = Problem(question="Solve for x: 2x + 3 = 11.")

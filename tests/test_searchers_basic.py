@@ -1,13 +1,13 @@
 import pytest
-from reason.searchers.cot import ChainOfThought
-from reason.searchers.self_consistency import SelfConsistency
-from reason.verifiers.basic import same_answer
 
 import reason
 from reason.errors import ConfigError
 from reason.extract import extract_answer
+from reason.searchers.cot import ChainOfThought
+from reason.searchers.self_consistency import SelfConsistency
 from reason.testing import FakeGenerator
 from reason.types import Problem, Sample
+from reason.verifiers.basic import same_answer
 from reason.voting import group_answers, majority
 
 

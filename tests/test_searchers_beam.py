@@ -1,12 +1,12 @@
 """Beam search, breadth-first and depth-first tree-of-thought, DVTS: scripted steps, scripted PRM scores."""
 
 import pytest
+
+from reason.budget import Budget
 from reason.searchers.beam import BeamSearch
 from reason.searchers.dvts import DVTS
 from reason.searchers.tot_bfs import TreeOfThoughtBFS
 from reason.searchers.tot_dfs import TreeOfThoughtDFS
-
-from reason.budget import Budget
 from reason.testing import FakeGenerator, FakePRM, by_prefix
 from reason.types import Problem
 
@@ -69,7 +69,7 @@ def test_beam_answer_is_the_best_finished_solution():
 def test_beam_shrinks_its_batch_to_the_budget_and_reports_policy_and_prm_compute():
     gen = FakeGenerator(by_prefix(BEAM_STEPS))
     # 5 tokens per step at most: 4 + 4 one-word steps spent, 25 - 8 = 17 left, so the last call can pay for 3 -> 2x1
-    result = BeamSearch(n=4, width=2, max_tokens=5, prm=FakePRM(BEAM_SCORES), budget=Budget(tokens=25)).search(Q, gen)
+    result = BeamSearch(n=4, width=2, step_tokens=5, prm=FakePRM(BEAM_SCORES), budget=Budget(tokens=25)).search(Q, gen)
     assert [c.params.n for c in gen.calls] == [4, 2, 1]
     assert result.compute.generated_tokens <= 25
     assert result.compute.model_calls == 3 and result.compute.prm_calls == 3

@@ -3,9 +3,9 @@
 import math
 
 import pytest
-from reason.searchers.mcts import MCTS
 
 from reason.budget import Budget
+from reason.searchers.mcts import MCTS
 from reason.testing import FakeGenerator, FakePRM, by_prefix
 from reason.tree import ROOT, SearchTree
 from reason.types import Problem
@@ -156,7 +156,7 @@ def test_apportion_adds_up_exactly(total, weights, parts):
 
 def test_budget_ends_the_search_early():
     gen = FakeGenerator(by_prefix(STEPS))
-    result = MCTS(iterations=10, children=2, max_tokens=4, prm=FakePRM(SCORES), budget=Budget(tokens=10)).search(Q, gen)
+    result = MCTS(iterations=10, children=2, step_tokens=4, prm=FakePRM(SCORES), budget=Budget(tokens=10)).search(Q, gen)
     assert result.compute.generated_tokens <= 10
     assert result.trace["iterations"] < 10
 

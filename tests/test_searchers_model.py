@@ -8,6 +8,9 @@ stop strings, batching, logprobs, budgets, compute split, trees), not accuracy: 
 import json
 
 import pytest
+
+from reason.budget import Budget
+from reason.generator import MeteredGenerator
 from reason.prm.llm_judge import LLMJudgePRM
 from reason.searchers.adaptive_sc import AdaptiveSelfConsistency
 from reason.searchers.beam import BeamSearch
@@ -17,9 +20,6 @@ from reason.searchers.mcts import MCTS
 from reason.searchers.refine import VerifierRefine
 from reason.searchers.tot_bfs import TreeOfThoughtBFS
 from reason.searchers.tot_dfs import TreeOfThoughtDFS
-
-from reason.budget import Budget
-from reason.generator import MeteredGenerator
 from reason.tree import graph_from_json, graph_to_json
 from reason.types import Problem
 
@@ -29,7 +29,7 @@ ROBE = Problem(
     question="A robe takes 2 bolts of blue fiber and half that much white fiber.  How many bolts in total does it take?",
     answer="3",
 )
-STEP = {"max_tokens": 32, "max_steps": 3, "seed": 0}
+STEP = {"step_tokens": 32, "max_steps": 3, "seed": 0}
 TREE_BUDGET = 128
 
 

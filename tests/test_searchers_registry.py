@@ -86,7 +86,8 @@ def _random_steps(seed: int):
 @pytest.mark.parametrize(("tokens", "calls"), [(7, None), (30, None), (100, 5), (None, 3)])
 def test_budget_is_never_exceeded(name, tokens, calls):
     for seed in range(3):
-        searcher = reason.make_searcher(name, max_tokens=7, budget=Budget(tokens=tokens, calls=calls))
+        per_call = "step_tokens" if "step_tokens" in reason.registry.get("searcher", name).model_fields else "max_tokens"
+        searcher = reason.make_searcher(name, **{per_call: 7}, budget=Budget(tokens=tokens, calls=calls))
         if "prm" in type(searcher).model_fields:
             searcher = searcher.model_copy(
                 update={"prm": FakePRM(lambda steps: [0.5 + 0.1 * (len(s) % 5) for s in steps])}
@@ -99,3 +100,11 @@ def test_budget_is_never_exceeded(name, tokens, calls):
             assert result.compute.model_calls <= calls
         policy_calls = [c for c in gen.calls if c.params.max_tokens != 1]
         assert len(policy_calls) == result.compute.model_calls
+
+
+@pytest.mark.parametrize("name", ["beam", "dvts", "mcts", "tot-bfs", "tot-dfs"])
+def test_tree_searchers_cap_steps_by_step_tokens_and_refuse_max_tokens(name):
+    searcher = reason.make_searcher(name, step_tokens=9, prm="fake")
+    assert searcher.step_tokens == 9
+    with pytest.raises(ConfigError, match="use step_tokens"):
+        reason.make_searcher(name, max_tokens=9)

@@ -1,15 +1,15 @@
 """Best-of-N (plain, weighted, over a base searcher), self-consistency over a base, adaptive self-consistency, refinement."""
 
 import pytest
+
+from reason.budget import Budget
+from reason.errors import ConfigError
 from reason.searchers.adaptive_sc import AdaptiveSelfConsistency, beta_tail_above_half
 from reason.searchers.best_of_n import BestOfN
 from reason.searchers.refine import VerifierRefine
 from reason.searchers.self_consistency import SelfConsistency
-
-from reason.budget import Budget
-from reason.errors import ConfigError
 from reason.testing import FakeGenerator, FakePRM, by_prefix
-from reason.types import Problem, Verdict
+from reason.types import Problem, SamplingParams, Verdict
 
 Q = Problem(question="How many?", answer="5")
 SOLUTIONS = ["3 + 1 = 4\n\nThe answer is 4.", "2 + 3 = 5\n\nThe answer is 5.", "5 + 0 = 5\n\nThe answer is 5."]
@@ -68,18 +68,37 @@ def test_self_consistency_over_tree_searches_votes_their_answers():
     assert [(c.answer, c.votes) for c in result.candidates] == [("5", 2), ("4", 1)]
 
 
-def test_unknown_base_and_base_without_budget_are_config_errors():
-    with pytest.raises(ValueError, match="unknown base searcher 'nope'"):
+def test_unknown_base_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown base searcher 'nope'"):
         BestOfN(base="nope")
 
-    class NoBudget:
+
+def test_a_base_without_a_budget_field_still_runs_inside_the_outer_budget():
+    """Composition wraps the generator: no field named `budget` is needed, and none can overspend."""
+
+    class NoBudget:  # asks for 8-token samples, knows nothing of budgets
         strategy = "plain"
 
         def search(self, problem, generator):
-            raise AssertionError("never run")
+            import time
 
-    with pytest.raises(ConfigError, match="takes no budget"):
-        SelfConsistency(n=2, base=NoBudget(), budget=Budget(tokens=5)).search(Q, FakeGenerator())
+            from reason.searchers.sampling import finish, sample_solutions
+
+            samples, metered = sample_solutions(problem, generator, SamplingParams(max_tokens=8), Budget())
+            return finish("plain", problem, samples, metered.compute(), time.perf_counter())
+
+    gen = FakeGenerator(["one two three four The answer is 5."], cycle=True)  # 8 tokens each
+    result = SelfConsistency(n=10, base=NoBudget(), budget=Budget(tokens=20)).search(Q, gen)
+    assert len(result.samples) == 2 and result.compute.generated_tokens == 16  # a third would need 8 > 4 left
+
+
+def test_an_inner_budget_never_exceeds_the_outer_one():
+    gen = FakeGenerator(["one two three four The answer is 5."], cycle=True)
+    base = {"name": "cot", "params": {"max_tokens": 8, "budget": {"tokens": 1000}}}  # generous inner budget
+    result = SelfConsistency(n=10, base=base, budget=Budget(tokens=20)).search(Q, gen)
+    assert result.compute.generated_tokens == 16 and len(result.samples) == 2
+    tight = {"name": "cot", "params": {"max_tokens": 8, "budget": {"tokens": 7}}}  # inner tighter: nothing fits
+    assert SelfConsistency(n=3, base=tight, budget=Budget(tokens=100)).search(Q, gen).samples == ()
 
 
 @pytest.mark.parametrize(
@@ -149,3 +168,11 @@ def test_refine_stops_when_the_verifier_cannot_decide_and_keeps_the_round_cap():
         Q, FakeGenerator(["The answer is 4."], cycle=True)
     )
     assert len(capped.samples) == 2 and capped.answer == "4"  # nothing accepted: the most frequent answer
+
+
+def test_the_root_prompt_is_counted_once_from_the_first_call():
+    """Refinement sends a longer prompt every round; the tree's root is the first prompt, not an average."""
+    gen = FakeGenerator(["I am not sure how to count these.", "The answer is 6."])
+    result = VerifierRefine(max_rounds=3).search(Q, gen)
+    first, second = (len(call.prompts[0].split()) for call in gen.calls)  # the fake counts words as tokens
+    assert second > first and result.tree.nodes[0]["tokens"] == first

@@ -1,8 +1,8 @@
 import json
 
 import networkx as nx
-from reason.searchers.beam import BeamSearch
 
+from reason.searchers.beam import BeamSearch
 from reason.steps import is_final, join_steps, split_steps
 from reason.testing import FakeGenerator, FakePRM, by_prefix
 from reason.tree import ROOT, SearchTree, graph_from_json, graph_to_json

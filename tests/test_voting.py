@@ -3,9 +3,9 @@
 import json
 
 import pytest
-from reason.searchers.sampling import finish
 
 from reason.bench.runner import RunConfig, run_benchmark
+from reason.searchers.sampling import finish
 from reason.testing import FakeGenerator
 from reason.types import Compute, Problem, Sample
 from reason.voting import ALIASES, UNSCORED, VOTES, vote_name, vote_rule

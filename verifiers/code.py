@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from pydantic import Field, field_validator
-from reason.verifiers.sandbox import Sandbox, SandboxLimits, SandboxResult
 
 from reason.extract import printed_answer
 from reason.registry import named
 from reason.tasks import task_style
 from reason.types import Frozen, Problem, Verdict
+from reason.verifiers.sandbox import Sandbox, SandboxLimits, SandboxResult
 
 _CHECK_NAMES = ("program", "arithmetic", "substitution")
 """The names in `CHECKS` (defined below, after the checks themselves)."""

@@ -21,6 +21,9 @@ import threading
 from collections import OrderedDict
 
 from pydantic import Field
+
+from reason.errors import VerifierError
+from reason.types import Frozen, Problem, Verdict
 from reason.verifiers.equivalence import (
     Comparer,
     Decision,
@@ -30,9 +33,6 @@ from reason.verifiers.equivalence import (
 )
 from reason.verifiers.latex import read_answer
 from reason.verifiers.timelimit import WorkerPool, WorkerTimeout
-
-from reason.errors import VerifierError
-from reason.types import Frozen, Problem, Verdict
 
 _SYMPY_ENTRY = "reason.verifiers.symbolic:decide"
 

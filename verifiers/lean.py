@@ -20,14 +20,14 @@ import re
 from typing import Literal
 
 from pydantic import Field
+
+from reason.types import Frozen, Problem, Verdict
 from reason.verifiers.lean_backend import (
     LeanMessage,
     LeanRun,
     LeanUnavailableError,
     lean_backend,
 )
-
-from reason.types import Frozen, Problem, Verdict
 
 UNAVAILABLE = "lean:unavailable"
 """The rule of an `error` verdict given because there is no Lean to run."""

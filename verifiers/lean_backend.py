@@ -30,9 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-from reason.verifiers.lean_install import LeanInstall, installed
-
 from reason.errors import VerifierError
+from reason.verifiers.lean_install import LeanInstall, installed
 
 logger = logging.getLogger(__name__)
 

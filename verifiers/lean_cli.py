@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from reason.verifiers.lean import LeanConfig, LeanVerifier
 from reason.verifiers.lean_backend import LeanUnavailableError, lean_backend
 from reason.verifiers.lean_install import PACKAGES, install, installed, lean_home

@@ -36,14 +36,14 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
+
+from reason.types import Frozen
 from reason.verifiers.sandbox_processes import (
     fresh_uid,
     kill_group,
     kill_uid,
     own_process_count,
 )
-
-from reason.types import Frozen
 
 logger = logging.getLogger(__name__)
 

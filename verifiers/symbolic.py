@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sympy
+
 from reason.verifiers.equivalence import Comparer, compare_texts
 from reason.verifiers.nodes import Const, Expr, Num, Sym
 

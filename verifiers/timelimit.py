@@ -28,9 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reason.verifiers.worker import FRAME
-
 from reason.errors import VerifierError
+from reason.verifiers.worker import FRAME
 
 logger = logging.getLogger(__name__)
 

@@ -160,7 +160,8 @@ class HFPRM(Validated):
         [[0.93, 0.97]]
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Not frozen: it counts the tokens it processed (its parameters never change after construction).
+    model_config = ConfigDict(extra="forbid")
     name: ClassVar[str] = "hf"
 
     model: str

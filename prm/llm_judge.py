@@ -41,7 +41,8 @@ class LLMJudgePRM(Validated):
         [[1.0, 1.0]]
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    # Not frozen: its answers are memoised per step prefix (its parameters never change after construction).
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
     name: ClassVar[str] = "llm-judge"
     uses_generator: ClassVar[bool] = True
 

@@ -13,34 +13,76 @@ node is one generated step, with attributes:
     visits, value_sum   MCTS statistics (0 elsewhere)
     terminal  the solution ends here; `answer` holds what was extracted
     pruned    a searcher discarded this node
+    run       in a tree grafted from several runs (best-of-N over beam), which run it came from
+    verdict, detail   a verifier's status and message on this attempt (refinement)
 
-`SearchTree` is the small mutable helper searchers build a graph with; what leaves a
-searcher is the graph in node-link JSON (`SearchResult.trace["tree"]`), turned back
-into a DiGraph by `graph_from_json` or `SearchResult.tree`.
+`Node` is that record, typed: `SearchTree.node(n)` returns one (a frozen snapshot, read by
+attribute), and `add_child`/`update` take only its field names, so a misspelt attribute is
+an error where it is written, not a `KeyError` on some later path. The graph itself keeps
+plain dicts, for networkx and for JSON. `SearchTree` is the small mutable helper searchers
+build a graph with; what leaves a searcher is the graph in node-link JSON
+(`SearchResult.search_tree`), turned back into a DiGraph once by `SearchResult.tree`.
 Leaves out: drawing; networkx and its exporters do that.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal, TypedDict, Unpack
 
 import networkx as nx
 
 ROOT = 0
 
-_NODE_DEFAULTS: dict[str, Any] = {
-    "text": "",
-    "sep": "",
-    "depth": 0,
-    "tokens": 0,
-    "score": None,
-    "value": None,
-    "visits": 0,
-    "value_sum": 0.0,
-    "terminal": False,
-    "answer": None,
-    "pruned": False,
-}
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One node's attributes (see the module docstring)."""
+
+    text: str = ""
+    sep: str = ""
+    depth: int = 0
+    tokens: int = 0
+    score: float | None = None
+    value: float | None = None
+    visits: int = 0
+    value_sum: float = 0.0
+    terminal: bool = False
+    answer: str | None = None
+    pruned: bool = False
+    run: int | None = None
+    verdict: str | None = None
+    detail: str | None = None
+
+
+class NodeUpdate(TypedDict, total=False):
+    """The keyword arguments `add_child` and `update` take: `Node`'s fields."""
+
+    text: str
+    sep: str
+    depth: int
+    tokens: int
+    score: float | None
+    value: float | None
+    visits: int
+    value_sum: float
+    terminal: bool
+    answer: str | None
+    pruned: bool
+    run: int | None
+    verdict: str | None
+    detail: str | None
+
+
+FIELDS = frozenset(f.name for f in fields(Node))
+_NODE_DEFAULTS: dict[str, Any] = asdict(Node())
+
+
+def _checked(attrs: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(attrs) - FIELDS
+    if unknown:
+        raise TypeError(f"unknown tree node attribute(s) {sorted(unknown)}; a node has {sorted(FIELDS)}")
+    return attrs
 
 
 class SearchTree:
@@ -59,20 +101,26 @@ class SearchTree:
             graph = nx.DiGraph()
             graph.add_node(ROOT, **_NODE_DEFAULTS)
         self.graph = graph
+        self.token_ids: dict[int, tuple[int, ...]] = {}
+        """Per node, the model's tokens up to the node's end: its prompt's ids plus the ids it
+        generated (a rollout's chain: the whole rollout's, of which the backend keeps the part
+        spelling the node's prefix). Empty for a backend that does not report prompt ids. Not
+        part of the JSON form: it serves the prefix cache during the search."""
 
-    def add_child(self, parent: int, **attrs: Any) -> int:
+    def add_child(self, parent: int, **attrs: Unpack[NodeUpdate]) -> int:
         node = self.graph.number_of_nodes()
         depth = self.graph.nodes[parent]["depth"] + 1
-        self.graph.add_node(node, **{**_NODE_DEFAULTS, "depth": depth, **attrs})
+        self.graph.add_node(node, **{**_NODE_DEFAULTS, "depth": depth, **_checked(dict(attrs))})
         self.graph.add_edge(parent, node)
         return node
 
-    def node(self, node: int) -> dict[str, Any]:
-        """The node's attribute dict (live: writing to it changes the tree)."""
-        return self.graph.nodes[node]
+    def node(self, node: int) -> Node:
+        """The node's attributes, as a snapshot (change them with `update`)."""
+        data = self.graph.nodes[node]
+        return Node(**{k: v for k, v in data.items() if k in FIELDS})
 
-    def update(self, node: int, **attrs: Any) -> None:
-        self.graph.nodes[node].update(attrs)
+    def update(self, node: int, **attrs: Unpack[NodeUpdate]) -> None:
+        self.graph.nodes[node].update(_checked(dict(attrs)))
 
     def parent(self, node: int) -> int | None:
         parents = list(self.graph.predecessors(node))
@@ -104,7 +152,7 @@ class SearchTree:
     def leaves(self) -> list[int]:
         return [n for n in sorted(self.graph.nodes) if n != ROOT and self.graph.out_degree(n) == 0]
 
-    def nodes_where(self, key: str) -> list[int]:
+    def nodes_where(self, key: Literal["terminal", "pruned"]) -> list[int]:
         """Nodes (root excluded) whose attribute `key` is truthy, in creation order."""
         return [n for n in sorted(self.graph.nodes) if n != ROOT and self.graph.nodes[n][key]]
 

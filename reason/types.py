@@ -9,6 +9,7 @@ each backend's own config.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -218,18 +219,26 @@ class SearchResult(Frozen):
     """Distinct answers, best first."""
     samples: tuple[Sample, ...]
     compute: Compute
+    search_tree: dict[str, Any] | None = None
+    """The search tree in networkx's node-link form (plain JSON; see `reason.tree`). `tree` is the graph."""
     trace: dict = Field(default_factory=dict)
-    """Searcher-specific detail; `trace["tree"]` holds the search tree in node-link form."""
+    """Searcher-specific detail (MCTS statistics, refinement attempts, ...); the tree is `search_tree`."""
 
-    @property
+    @model_validator(mode="before")
+    @classmethod
+    def _tree_from_trace(cls, data: Any) -> Any:
+        """Results stored before the tree was a field carried it as `trace["tree"]`."""
+        if isinstance(data, dict) and isinstance(data.get("trace"), dict) and "tree" in data["trace"]:
+            trace = dict(data["trace"])
+            data = {**data, "trace": trace, "search_tree": data.get("search_tree") or trace.pop("tree")}
+        return data
+
+    @cached_property
     def tree(self) -> Any:
-        """The search tree as a `networkx.DiGraph` (see `reason.tree`), or None when none was kept."""
-        from reason.tree import (
-            graph_from_json,  # networkx only when a tree is asked for
-        )
+        """The search tree as a `networkx.DiGraph` (see `reason.tree`), built once; None when none was kept."""
+        from reason.tree import graph_from_json  # networkx only when a tree is asked for
 
-        data = self.trace.get("tree")
-        return None if data is None else graph_from_json(data)
+        return None if self.search_tree is None else graph_from_json(self.search_tree)
 
 
 class Verdict(Frozen):

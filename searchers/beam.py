@@ -48,8 +48,8 @@ class BeamSearch(StepSearchConfig):
                 break  # budget spent
             steps += 1
             run.score(children)
-            completed += [c for c in children if run.tree.node(c)["terminal"]]
-            frontier = self._keep(run, [c for c in children if not run.tree.node(c)["terminal"]], len(completed))
+            completed += [c for c in children if run.tree.node(c).terminal]
+            frontier = self._keep(run, [c for c in children if not run.tree.node(c).terminal], len(completed))
             per_node = self.width
         finals = completed or frontier
         return run.result(self.strategy, finals, {"steps": steps, "completed": len(completed)})

@@ -48,5 +48,5 @@ class BestOfN(NSolutions, ScoredSearchConfig):
         samples, compute, tree = self.draw_solutions(problem, generator)
         scored = score_samples(problem, prm, samples, self.step_score, self.delimiter, self.max_steps)
         if self.base is None:  # the flat tree again, now with the PRM's scores on its nodes
-            tree = sample_tree(scored, tree.node(ROOT).get("tokens", 0))
+            tree = sample_tree(scored, tree.node(ROOT).tokens)
         return finish(self.strategy, problem, scored, compute + prm.compute(), started, self.select, tree)

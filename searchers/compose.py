@@ -81,9 +81,9 @@ def grafted_tree(results: list[SearchResult]) -> SearchTree:
     """One tree: a new root whose children are the runs' roots (each keeps its subtree)."""
     tree = SearchTree()
     for run, result in enumerate(results):
-        if "tree" not in result.trace:
+        if result.search_tree is None:
             continue
-        sub = graph_from_json(result.trace["tree"])
+        sub = graph_from_json(result.search_tree)
         offset = tree.graph.number_of_nodes()
         for node, data in sub.nodes(data=True):
             tree.graph.add_node(node + offset, **{**data, "depth": data["depth"] + 1, "run": run})

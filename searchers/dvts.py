@@ -55,5 +55,5 @@ class DVTS(StepSearchConfig):
             best, *rest = run.best_first(children)
             for sibling in rest:
                 run.tree.update(sibling, pruned=True)
-            (done if run.tree.node(best)["terminal"] else moved).append(best)
+            (done if run.tree.node(best).terminal else moved).append(best)
         return moved

@@ -108,5 +108,6 @@ def _result(
         candidates=candidates,
         samples=tuple(samples),
         compute=metered.compute().model_copy(update={"wall_time_s": time.perf_counter() - started}),
-        trace={"attempts": attempts, "tree": tree.to_json()},
+        search_tree=tree.to_json(),
+        trace={"attempts": attempts},
     )

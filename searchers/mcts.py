@@ -60,7 +60,7 @@ class MCTS(StepSearchConfig):
     def _iterate(self, run: SearchRun) -> bool:
         """One select-expand-evaluate-backup round; False when the budget cannot pay for it."""
         leaf = self._select(run)
-        if leaf != ROOT and run.tree.node(leaf)["terminal"]:
+        if leaf != ROOT and run.tree.node(leaf).terminal:
             self._backup(run, leaf, run.value(leaf))
             return True
         children = run.expand([leaf], self.children - len(run.tree.children(leaf)))
@@ -73,13 +73,13 @@ class MCTS(StepSearchConfig):
     def _select(self, run: SearchRun) -> int:
         """Walk down by UCT until a finished node or one with fewer than `children` children."""
         node = ROOT
-        while len(children := run.tree.children(node)) >= self.children and not run.tree.node(node)["terminal"]:
-            parent_visits = run.tree.node(node)["visits"]
+        while len(children := run.tree.children(node)) >= self.children and not run.tree.node(node).terminal:
+            parent_visits = run.tree.node(node).visits
             node = max(children, key=lambda c: self.uct(run, c, parent_visits))
         return node
 
     def uct(self, run: SearchRun, node: int, parent_visits: int) -> float:
-        visits = run.tree.node(node)["visits"]
+        visits = run.tree.node(node).visits
         if visits == 0:
             return math.inf
         return mean_value(run, node) + self.c_uct * math.sqrt(math.log(max(parent_visits, 1)) / visits)
@@ -88,12 +88,12 @@ class MCTS(StepSearchConfig):
     def _backup(run: SearchRun, node: int, value: float) -> None:
         for n in [ROOT, *run.tree.path(node)]:
             data = run.tree.node(n)
-            run.tree.update(n, visits=data["visits"] + 1, value_sum=data["value_sum"] + value)
+            run.tree.update(n, visits=data.visits + 1, value_sum=data.value_sum + value)
 
 
 def mean_value(run: SearchRun, node: int) -> float:
     data = run.tree.node(node)
-    return data["value_sum"] / data["visits"] if data["visits"] else 0.0
+    return data.value_sum / data.visits if data.visits else 0.0
 
 
 def _prm_values(config: MCTS, run: SearchRun, children: list[int]) -> list[tuple[int, float]]:
@@ -108,7 +108,7 @@ def _rollout_values(config: MCTS, run: SearchRun, children: list[int]) -> list[t
     The value is backed up from the rollout's last step. Children the budget cannot roll
     out, and finished ones, keep their own PRM value.
     """
-    open_children = [c for c in children if not run.tree.node(c)["terminal"]]
+    open_children = [c for c in children if not run.tree.node(c).terminal]
     policy = run.proposer.policy
     rolled = open_children[: policy.affordable(len(open_children), config.rollout_tokens)]
     bottoms = {c: c for c in children}

@@ -88,7 +88,8 @@ def finish(
         candidates=tuple(candidates),
         samples=tuple(samples),
         compute=compute.model_copy(update={"wall_time_s": time.perf_counter() - started}),
-        trace={**(trace or {}), "tree": tree.to_json()},
+        search_tree=tree.to_json(),
+        trace=trace or {},
     )
 
 

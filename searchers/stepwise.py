@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
@@ -91,14 +91,11 @@ class StepProposer:
     params: SamplingParams
     final_rules: tuple[str, ...]
     max_steps: int
-    continuations: dict[int, tuple[int, ...]] = field(default_factory=dict)
-    """Per node, the model's tokens up to the node's end: its prompt's ids plus the ids it
-    generated (a rollout's chain: the whole rollout's, of which the backend keeps the part
-    spelling the node's prefix). Empty for a backend that does not report prompt ids."""
 
     def prompt_for(self, tree: SearchTree, node: int) -> ChatPrompt:
-        """The prompt a child of `node` continues: the chat, the steps so far, and their tokens."""
-        return self.prompt.extended(tree.prefix(node), self.continuations.get(node, ()))
+        """The prompt a child of `node` continues: the chat, the steps so far, and their tokens
+        (`tree.token_ids`, kept by the tree, the search's one mutable object)."""
+        return self.prompt.extended(tree.prefix(node), tree.token_ids.get(node, ()))
 
     def expand(self, tree: SearchTree, nodes: Sequence[int], k: int) -> list[list[int]]:
         """Up to k children for each node, in one call; fewer (or none, for the last nodes) to fit the budget.
@@ -120,15 +117,12 @@ class StepProposer:
         cut = completion.finish_reason == "length"  # continue mid-step, no delimiter in between
         ended = completion.stop_reason == EOS  # the model closed its answer: nothing follows this step
         node = self._add_step(tree, parent, completion.text, completion.generated_tokens, cut, ended)
-        self._remember(node, completion)
+        if completion.prompt_token_ids:
+            tree.token_ids[node] = completion.prompt_token_ids + completion.token_ids
         return node
 
-    def _remember(self, node: int, completion: Completion) -> None:
-        if completion.prompt_token_ids:
-            self.continuations[node] = completion.prompt_token_ids + completion.token_ids
-
     def _add_step(self, tree: SearchTree, parent: int, text: str, tokens: int, cut: bool, ended: bool) -> int:
-        depth = tree.node(parent)["depth"] + 1
+        depth = tree.node(parent).depth + 1
         terminal = ended or not text.strip() or is_final(text, self.final_rules) or depth >= self.max_steps
         sep = "" if cut else self.params.stop[0]
         node = tree.add_child(parent, text=text, sep=sep, tokens=tokens, terminal=terminal)
@@ -148,7 +142,7 @@ class StepProposer:
         delimiter = self.params.stop[0]
         segments = step_segments(completion.text, delimiter)
         shares = apportion(completion.generated_tokens, [len(s) + len(delimiter) for s in segments])
-        room = self.max_steps - tree.node(parent)["depth"]
+        room = self.max_steps - tree.node(parent).depth
         if len(segments) > room > 0:  # the step cap: the rest is one last step
             segments = [*segments[: room - 1], delimiter.join(segments[room - 1 :])]
             shares = [*shares[: room - 1], sum(shares[room - 1 :])]
@@ -158,9 +152,10 @@ class StepProposer:
             ended = last and completion.finish_reason == "stop"  # no stop strings: only EOS stops it
             cut = last and completion.finish_reason == "length"
             node = self._add_step(tree, node, text, tokens, cut, ended)
-            self._remember(node, completion)
+            if completion.prompt_token_ids:  # every node of the chain shares the rollout's ids
+                tree.token_ids[node] = completion.prompt_token_ids + completion.token_ids
             chain.append(node)
-            if tree.node(node)["terminal"]:
+            if tree.node(node).terminal:
                 break
         return chain
 
@@ -194,17 +189,17 @@ class StepScorer:
         A node on the path of another one (a rollout's chain) takes its scores from that
         path's: a PRM scores each step from the steps up to it, so one path serves all.
         """
-        todo = [n for n in nodes if tree.node(n)["value"] is None]
-        written = {n for n in todo if tree.node(n)["text"].strip()}
+        todo = [n for n in nodes if tree.node(n).value is None]
+        written = {n for n in todo if tree.node(n).text.strip()}
         inner = {a for n in written for a in tree.path(n)[:-1] if a in written}
         bottoms = [n for n in todo if n in written and n not in inner]
         for bottom, scores in zip(bottoms, self.prm.score(self.problem, [tree.steps(n) for n in bottoms])):
             for node in (n for n in tree.path(bottom) if n in written):
                 count = len(tree.steps(node))
                 tree.update(node, score=scores[count - 1], value=self.reduce(scores[:count]))
-        for node in sorted((n for n in todo if n not in written), key=lambda n: tree.node(n)["depth"]):
+        for node in sorted((n for n in todo if n not in written), key=lambda n: tree.node(n).depth):
             parent = tree.node(tree.parent(node))  # type: ignore[arg-type]
-            tree.update(node, score=parent["score"], value=parent["value"] or 0.0)
+            tree.update(node, score=parent.score, value=parent.value or 0.0)
 
 
 @dataclass
@@ -231,7 +226,7 @@ class SearchRun:
         self.scorer.score(self.tree, nodes)
 
     def value(self, node: int) -> float:
-        return self.tree.node(node)["value"] or 0.0
+        return self.tree.node(node).value or 0.0
 
     def best_first(self, nodes: Sequence[int]) -> list[int]:
         """Nodes by value, highest first (stable: ties keep their order)."""
@@ -256,8 +251,8 @@ class SearchRun:
         data, text = self.tree.node(node), self.tree.prefix(node).strip()
         return Sample(
             text=text,
-            answer=data["answer"] if data["terminal"] else self.style.extract(text),
-            finish_reason="stop" if data["terminal"] else "length",
+            answer=data.answer if data.terminal else self.style.extract(text),
+            finish_reason="stop" if data.terminal else "length",
             generated_tokens=self.tree.path_tokens(node),
             score=self.value(node) if score is None else score,
         )

@@ -35,7 +35,7 @@ class TreeOfThoughtBFS(StepSearchConfig):
         run = self.start(problem, generator)
         frontier, depth = [ROOT], 0
         while True:
-            open_nodes = [n for n in frontier if n == ROOT or not run.tree.node(n)["terminal"]]
+            open_nodes = [n for n in frontier if n == ROOT or not run.tree.node(n).terminal]
             if not open_nodes:
                 break
             new = run.expand(open_nodes, self.children)
@@ -44,7 +44,7 @@ class TreeOfThoughtBFS(StepSearchConfig):
             depth += 1
             run.score(new)
             frontier = self._select(run, [n for n in frontier if n not in open_nodes] + new)
-        finished = [n for n in frontier if run.tree.node(n)["terminal"]]
+        finished = [n for n in frontier if run.tree.node(n).terminal]
         return run.result(self.strategy, finished or frontier, {"depth": depth})
 
     def _select(self, run: SearchRun, pool: list[int]) -> list[int]:

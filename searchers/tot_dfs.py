@@ -38,7 +38,7 @@ class TreeOfThoughtDFS(StepSearchConfig):
         accepted: list[int] = []
         while stack and len(accepted) < self.max_solutions and expansions < self.max_expansions:
             node = stack.pop()
-            if node != ROOT and run.tree.node(node)["terminal"]:
+            if node != ROOT and run.tree.node(node).terminal:
                 accepted.append(node)  # only states at or above the threshold reach the stack
                 continue
             children = run.expand([node], self.children)
@@ -64,4 +64,4 @@ class TreeOfThoughtDFS(StepSearchConfig):
         if finished:
             return finished
         leaves = run.tree.leaves()
-        return [max(leaves, key=lambda n: (run.tree.node(n)["depth"], run.value(n)))] if leaves else []
+        return [max(leaves, key=lambda n: (run.tree.node(n).depth, run.value(n)))] if leaves else []

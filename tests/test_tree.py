@@ -1,11 +1,12 @@
 import json
 
 import networkx as nx
+import pytest
 
 from reason.searchers.beam import BeamSearch
 from reason.steps import is_final, join_steps, split_steps
 from reason.testing import FakeGenerator, FakePRM, by_prefix
-from reason.tree import ROOT, SearchTree, graph_from_json, graph_to_json
+from reason.tree import ROOT, Node, SearchTree, graph_from_json, graph_to_json
 from reason.types import Problem
 
 
@@ -24,7 +25,7 @@ def test_paths_prefixes_and_tokens():
     assert tree.steps(end) == ["Half of 2 is 1.", "So 2 +", "1 = 3. The answer is 3."]
     # a step cut at its token limit has no separator: the child continues it mid-sentence
     assert tree.prefix(end) == "Half of 2 is 1.\n\nSo 2 + 1 = 3. The answer is 3."
-    assert tree.node(end)["depth"] == 3 and tree.parent(a) == ROOT and tree.children(ROOT) == [a]
+    assert tree.node(end).depth == 3 and tree.parent(a) == ROOT and tree.children(ROOT) == [a]
     assert tree.path_tokens(end) == 17 and tree.total_tokens() == 27
     assert tree.leaves() == [end] and tree.nodes_where("terminal") == [end]
 
@@ -47,7 +48,12 @@ def test_search_result_carries_its_tree():
     assert isinstance(graph, nx.DiGraph) and graph.number_of_nodes() == 5  # root, 2 first steps, 2 finals
     finals = [n for n, d in graph.nodes(data=True) if d["terminal"]]
     assert {graph.nodes[n]["answer"] for n in finals} == {"2"}
-    assert json.loads(result.model_dump_json())["trace"]["tree"]["edges"]  # serialisable as part of the result
+    assert json.loads(result.model_dump_json())["search_tree"]["edges"]  # serialisable as part of the result
+    assert result.tree is result.tree  # built once
+    old = json.loads(result.model_dump_json(exclude={"search_tree"}))  # a result stored with the tree in its trace
+    old["trace"] = {**old["trace"], "tree": result.search_tree}
+    again = type(result).model_validate(old)
+    assert again.search_tree == result.search_tree and "tree" not in again.trace
 
 
 def test_split_steps_caps_and_drops_blank_steps():
@@ -63,3 +69,17 @@ def test_final_step_needs_a_stated_answer():
     assert is_final("So the total is 12. The answer is 12.")
     assert is_final("#### 12") and is_final("\\boxed{12}")
     assert not is_final("3 + 9 = 12")
+
+
+def test_node_attributes_are_a_typed_record():
+    tree, a, end = _small_tree()
+    node = tree.node(end)
+    assert isinstance(node, Node) and (node.terminal, node.answer, node.tokens) == (True, "3", 8)
+    with pytest.raises(TypeError, match="unknown tree node attribute"):
+        tree.update(a, termnal=True)  # a typo is refused where it is written
+    with pytest.raises(TypeError, match="unknown tree node attribute"):
+        tree.add_child(a, txt="x")
+    with pytest.raises(AttributeError):
+        node.visits = 3  # a snapshot: change the tree with update()
+    tree.update(end, visits=2)
+    assert tree.node(end).visits == 2 and node.visits == 0

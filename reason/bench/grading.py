@@ -45,7 +45,8 @@ class Grader:
         verdicts = {c.answer: self._verify(problem, c.answer) for c in candidates}
         predicted = candidates[0].answer if candidates else None
         verdict = verdicts[predicted] if predicted is not None else Verdict(status="fail", detail="no answer")
-        trace, trace_file = self._trace(problem, result.trace)
+        kept = result.trace if result.search_tree is None else {**result.trace, "tree": result.search_tree}
+        trace, trace_file = self._trace(problem, kept)  # a record keeps the tree in its trace, as it always did
         return ProblemRecord(
             id=problem.id or "",
             question=problem.question,

@@ -1,7 +1,11 @@
 """Final-answer extraction from free model text.
 
-Each rule is a small function `text -> str | None`; a task style lists which rules
-apply, in order, and the first that finds something wins:
+Each rule is a small function `text -> str | None`; a task style lists which rules apply.
+The rules that find a marked answer (`MARKERS`: boxed, hashes, answer_is, final_answer)
+compete by position: the answer marked LAST in the text wins, whichever rule marked it
+("\\boxed{4} is wrong, the answer is 7" -> 7; an intermediate box does not beat a later
+"The final answer is"). Only when no marker finds anything do the fallbacks (choice,
+last_number) apply, in the style's order:
 - "boxed": the last `\\boxed{...}` / `\\fbox{...}` (nested braces respected; `\\boxed 5` too)
 - "hashes": GSM8K's `#### 42`
 - "answer_is": "The answer is X", "Final answer: X", "**Answer:** X" (the last one)
@@ -31,16 +35,21 @@ def last_boxed(text: str) -> str | None:
     Linear in the text's length, however many boxes are left open.
     Example: "so \\boxed{\\frac{1}{2}}." -> "\\frac{1}{2}"
     """
+    found = _boxed_at(text)
+    return found[1] if found else None
+
+
+def _boxed_at(text: str) -> tuple[int, str] | None:
     commands = list(_BOX.finditer(text))
     closers: dict[int, int] | None = None
     for match in reversed(commands):
         if match.group(1) is not None:  # "\boxed 5": the argument is the next token
-            return match.group(1)
+            return match.start(), match.group(1)
         if closers is None:
             closers = _matching_braces(text)
         open_at = match.end() - 1
         if open_at in closers:
-            return text[open_at + 1 : closers[open_at]].strip()
+            return match.start(), text[open_at + 1 : closers[open_at]].strip()
     return None
 
 
@@ -60,8 +69,14 @@ def _matching_braces(text: str) -> dict[int, int]:
 
 def after_hashes(text: str) -> str | None:
     """GSM8K's `#### 42` marker. Example: "... #### 1,234" -> "1,234"."""
-    matches = re.findall(r"####\s*([^\n]+)", text)
-    return matches[-1].strip().rstrip(".").strip() or None if matches else None
+    found = _hashes_at(text)
+    return found[1] if found else None
+
+
+def _hashes_at(text: str) -> tuple[int, str] | None:
+    matches = list(re.finditer(r"####\s*([^\n]+)", text))
+    answer = matches[-1].group(1).strip().rstrip(".").strip() if matches else ""
+    return (matches[-1].start(), answer) if answer else None
 
 
 _ANSWER_PHRASE = re.compile(r"\banswer[\s*]*(?:is\b|:)[\s*:]*", re.IGNORECASE)
@@ -73,23 +88,26 @@ def answer_is(text: str) -> str | None:
 
     Example: "So the answer is $\\frac{1}{2}$. Done." -> "\\frac{1}{2}"
     """
-    return _after_last(_ANSWER_PHRASE, text)
+    found = _after_last(_ANSWER_PHRASE, text)
+    return found[1] if found else None
 
 
 def final_answer(text: str) -> str | None:
     """Only 'final answer' phrasings. Example: "Final Answer: The final answer is $8$. I hope it is correct." -> "8"."""
-    return _after_last(_FINAL_ANSWER_PHRASE, text)
+    found = _after_last(_FINAL_ANSWER_PHRASE, text)
+    return found[1] if found else None
 
 
-def _after_last(phrase: re.Pattern[str], text: str) -> str | None:
+def _after_last(phrase: re.Pattern[str], text: str) -> tuple[int, str] | None:
     matches = list(phrase.finditer(text))
     if not matches:
         return None
     span = _sentence(text, matches[-1].end()).strip().strip("*").strip()
     if "\\boxed" in span or "\\fbox" in span:
-        return last_boxed(span)
+        boxed = last_boxed(span)
+        return (matches[-1].start(), boxed) if boxed else None
     span = unwrap(span)
-    return span or None
+    return (matches[-1].start(), span) if span else None
 
 
 def _sentence(text: str, start: int) -> str:
@@ -138,15 +156,28 @@ RULES: dict[str, Rule] = {
 """Every extraction rule by name; task styles refer to these names."""
 
 
+MARKERS: dict[str, Callable[[str], tuple[int, str] | None]] = {
+    "boxed": _boxed_at,
+    "hashes": _hashes_at,
+    "answer_is": lambda text: _after_last(_ANSWER_PHRASE, text),
+    "final_answer": lambda text: _after_last(_FINAL_ANSWER_PHRASE, text),
+}
+"""The rules that find a marked answer, each with where its marker starts: the latest marker wins."""
+
+
 def extract_answer(text: str, rules: Sequence[str]) -> str | None:
-    """Apply the named rules in order; the first non-empty result wins."""
+    """The answer marked last by any of the named marker rules; else the first fallback rule that finds one.
+
+    Example: extract_answer("\\boxed{4} is wrong; the answer is 7.", ["boxed", "answer_is"]) -> "7"
+    """
+    unknown = [name for name in rules if name not in RULES]
+    if unknown:
+        raise ConfigError(f"unknown extraction rule {unknown[0]!r}; rules: {', '.join(RULES)}")
+    marked = [found for name in rules if name in MARKERS and (found := MARKERS[name](text))]
+    if marked:
+        return max(marked, key=lambda found: found[0])[1]  # max() keeps the first of equal positions
     for name in rules:
-        try:
-            rule = RULES[name]
-        except KeyError:
-            raise ConfigError(f"unknown extraction rule {name!r}; rules: {', '.join(RULES)}") from None
-        found = rule(text)
-        if found:
+        if name not in MARKERS and (found := RULES[name](text)):
             return found
     return None
 

@@ -47,6 +47,20 @@ class TaskStyle:
     def extract(self, text: str) -> str | None:
         return extract_answer(text, self.extract_rules)
 
+    def stated(self, text: str) -> str | None:
+        """The answer a candidate states: an explicitly marked one ("the answer is", a box, ...), else a
+        short one-liner as it is, else the task's guess (e.g. the last number).
+
+        Example: "3 * 4 = 12. The answer is 12." -> "12"; "\\frac{1}{2}" -> "\\frac{1}{2}"; "7; 4" -> "7; 4"
+        """
+        text = text.strip()
+        explicit = extract_answer(text, [rule for rule in self.extract_rules if rule != "last_number"])
+        if explicit:
+            return explicit
+        if text and "\n" not in text and len(text) <= 60:
+            return text
+        return self.extract(text)
+
 
 def task_names() -> list[str]:
     folder = resources.files("reason") / "prompts"

@@ -57,6 +57,11 @@ CHECKS: dict[str, Callable[[Sample], Verdict | None]] = {"answer": _stated_answe
 """Reference-free checks every attempt gets before the verifier; each returns a failing verdict or None."""
 
 
+VERDICT_SCORES = {"pass": 1.0, "fail": 0.0}
+UNDECIDED = 0.5
+"""An attempt the verifier could not decide (error, timeout) ends the search, scored as unproven."""
+
+
 class VerifierRefine(SearcherConfig):
     """Args: verifier (None: built-in checks only), max_rounds, feedback template, sampling knobs, budget."""
 
@@ -87,7 +92,7 @@ class VerifierRefine(SearcherConfig):
         verdicts: list[Verdict] = []
         while len(samples) < self.max_rounds and (new := draw(metered, style, prompt, params)):
             verdict = self.check(problem, new[0])
-            samples.append(new[0].model_copy(update={"score": 1.0 if verdict.status != "fail" else 0.0}))
+            samples.append(new[0].model_copy(update={"score": VERDICT_SCORES.get(verdict.status, UNDECIDED)}))
             verdicts.append(verdict)
             if verdict.status != "fail":
                 break

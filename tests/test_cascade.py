@@ -75,10 +75,10 @@ def test_nothing_decisive_is_an_error_with_every_tier_recorded(verifier):
 
 
 def test_running_every_tier_reports_disagreement():
-    problem = Problem(question="3 boxes of 4 eggs?", answer="13")
-    verdict = CascadeVerifier(stop_early=False).verify(problem, "3 * 4 = 12. The answer is 12.")
-    assert verdict.status == "fail" and verdict.rule.startswith("sympy")  # the first decisive tier still decides
-    assert "disagreement: sympy=fail, code=pass" in verdict.detail
+    problem = Problem(question="3 boxes of 4 eggs?", answer="12")
+    verdict = CascadeVerifier(stop_early=False).verify(problem, "3 * 4 = 13, no: 12. The answer is 12.")
+    assert verdict.status == "pass" and verdict.rule.startswith("match")  # the first decisive tier still decides
+    assert "disagreement: match=pass, sympy=pass, code=fail" in verdict.detail  # code caught the wrong arithmetic
 
 
 def test_agreeing_tiers_report_no_disagreement():

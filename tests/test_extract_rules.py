@@ -47,11 +47,19 @@ def test_rule(rule, text, expected):
     assert RULES[rule](text) == expected
 
 
-def test_rules_apply_in_order_and_the_first_finding_wins():
+def test_the_answer_marked_last_wins_whichever_rule_marks_it():
     text = "#### 5\nThe answer is 6. \\boxed{7}"
-    assert extract_answer(text, ["hashes", "boxed"]) == "5"
-    assert extract_answer(text, ["boxed", "hashes"]) == "7"
+    assert extract_answer(text, ["hashes", "boxed"]) == "7" == extract_answer(text, ["boxed", "hashes"])
+    assert extract_answer(text, ["hashes", "answer_is"]) == "6"
+    assert extract_answer("\\boxed{4} is wrong, the answer is 7.", ["boxed", "answer_is"]) == "7"
+    assert extract_answer("So \\boxed{255}. The final answer is $10,455$.", ["boxed", "final_answer"]) == "10,455"
+    assert extract_answer("The answer is \\boxed{12}.", ["boxed", "answer_is"]) == "12"
     assert extract_answer("nothing here", ["boxed", "answer_is"]) is None
+
+
+def test_fallbacks_apply_only_when_no_marker_finds_an_answer():
+    assert extract_answer("3 apples, then 12 more: 15", ["answer_is", "last_number"]) == "15"
+    assert extract_answer("The answer is 4. It came from 3 + 1", ["answer_is", "last_number"]) == "4"
 
 
 def test_unknown_rule_is_a_config_error_that_lists_the_rules():

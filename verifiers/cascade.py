@@ -3,7 +3,9 @@
 Tiers run in order and the cascade stops at the first decisive one. What counts as decisive is
 each tier's own rule (`Tier.decides_on`): a textual mismatch is not decisive (the answers may
 still be equivalent), a SymPy, code or Lean pass or fail is. A tier that does not apply or
-cannot decide (`error`, `timeout`) hands over to the next. The verdict records which tier
+cannot decide (`error`) hands over to the next. A tier that timed out hands over too, but
+then a later tier can only fail the candidate, never pass it: the verdict is `timeout` (an
+answer built to stall the grader must not let another tier decide in its favour). The verdict records which tier
 decided (`rule`), every tier that ran (`checks`), and, when asked to run every tier
 (`stop_early=False`), any disagreement between the decisive ones (in `detail`).
 
@@ -20,7 +22,6 @@ from typing import Literal
 
 from pydantic import field_validator
 
-from reason.extract import extract_answer
 from reason.registry import named
 from reason.tasks import task_style
 from reason.types import Frozen, Problem, Verdict
@@ -37,18 +38,8 @@ class Tier:
 
 
 def _answer_of(problem: Problem, candidate: str) -> str:
-    """The answer a candidate states: an explicitly marked one, else a short one-liner as it is, else the task's guess.
-
-    Example: "3 * 4 = 12. The answer is 12." -> "12"; "\\frac{1}{2}" -> "\\frac{1}{2}"
-    """
-
-    text, style = candidate.strip(), task_style(problem.task)
-    explicit = extract_answer(text, [rule for rule in style.extract_rules if rule != "last_number"])
-    if explicit:
-        return explicit
-    if "\n" not in text and len(text) <= 60:
-        return text
-    return style.extract(text) or text
+    """The answer a candidate states (`TaskStyle.stated`), else the candidate itself."""
+    return task_style(problem.task).stated(candidate) or candidate.strip()
 
 
 def match_tier(problem: Problem, candidate: str) -> Verdict:
@@ -165,6 +156,10 @@ def _combined(ran: list[tuple[Tier, Verdict]]) -> Verdict:
         status: Literal["timeout", "error"] = "timeout" if any(v.status == "timeout" for v in checks) else "error"
         return Verdict(status=status, rule="cascade", detail=f"no tier decided ({trail}); last: {last.detail}", checks=checks)
     tier, first = decisive[0]
+    stalled = [t.name for t, v in ran[: ran.index((tier, first))] if v.status == "timeout"]
+    if stalled and first.status == "pass":
+        return Verdict(status="timeout", rule="cascade", checks=checks,
+                       detail=f"{', '.join(stalled)} timed out, so {tier.name}'s pass cannot decide ({trail})")
     statuses = {v.status for _, v in decisive}
     note = f"; disagreement: {', '.join(f'{t.name}={v.status}' for t, v in decisive)}" if len(statuses) > 1 else ""
     detail = f"decided by {tier.name} ({trail}){note}" + (f": {first.detail}" if first.detail else "")

@@ -4,23 +4,30 @@ A candidate may be a final answer, one step of a solution, or a whole solution w
 in it. Each check in `CHECKS` looks at the candidate and either does not apply or decides:
 
 - "program": a Python program in the candidate (a fenced block) runs in the sandbox; it must
-  exit cleanly, and what it prints must match the reference answer (or, without one, the answer
-  the candidate states in its text).
+  exit cleanly, and what it prints, the answer the text states, and the reference (when there
+  is one) must all agree.
 - "arithmetic": every `a op b = c` the text claims (`3 * 4 = 12`, GSM8K's `<<3*4=12>>`) is
   recomputed exactly (fractions, no code execution: a whitelisted arithmetic evaluator).
 - "substitution": when the question holds one equation in one unknown (`Solve 2x + 3 = 11`),
-  the candidate value is substituted back, by SymPy inside the sandbox (parsing untrusted
-  text with SymPy evaluates it, so it never happens in this process).
+  the candidate value is substituted back. Both are read by the grader's own math parser and
+  evaluated numerically: model text is never evaluated as Python, here or in the sandbox.
 
-The verdict: `fail` when any applicable check fails (detail: the first failure), `pass` when at
-least one applied and all passed, `error` when none applied, `timeout` when a run timed out.
+With a reference answer, the candidate's answer (stated, or printed by its program) is graded
+against it, and only that can make the verdict `pass`: the reference-free checks can only fail
+it (right arithmetic does not make a wrong answer right). A grading timeout is a `timeout`.
+The verdict: `fail` when any check fails (detail: the first failure), `timeout` when a run or a
+grading timed out, `pass` when a deciding check passed and none failed, else `error`. Anything
+unexpected while checking is an `error` verdict, never an exception.
+What it guarantees: no `pass` for an answer that differs from the reference, or whose program
+prints something else than it states. What it does not: without a reference, a self-consistent
+wrong solution (its arithmetic right, its program printing what it states) passes.
 Leaves out: languages other than Python, and checks that need a model (e.g. writing a checker).
 """
 
 from __future__ import annotations
 
 import ast
-import json
+import cmath
 import operator
 import re
 from collections.abc import Callable
@@ -33,6 +40,11 @@ from reason.extract import printed_answer
 from reason.registry import named
 from reason.tasks import task_style
 from reason.types import Frozen, Problem, Verdict
+from reason.verifiers.grader import grade
+from reason.verifiers.latex import parse_answer
+from reason.verifiers.latex_parser import ParseError
+from reason.verifiers.nodes import EXPR_TYPES
+from reason.verifiers.numeric import approx, free_symbols
 from reason.verifiers.sandbox import Sandbox, SandboxLimits, SandboxResult
 
 _CHECK_NAMES = ("program", "arithmetic", "substitution")
@@ -84,15 +96,24 @@ Check = Callable[[CheckContext], Verdict | None]
 """A check: None when it does not apply, else its verdict."""
 
 
-def _equivalent(problem: Problem, a: str, b: str) -> bool:
-
-    return task_style(problem.task).equivalent(a, b)
+def same_answer(problem: Problem, answer: str, reference: str, rule: str) -> Verdict:
+    """`answer` graded against `reference` by the task's equivalence; a grading timeout stays a `timeout`."""
+    style = task_style(problem.task)
+    if style.equivalence == "math":
+        graded = grade(answer, reference)
+        if graded.status in ("pass", "fail"):
+            detail = "" if graded.passed else f"{answer!r} is not {reference!r}"
+            return Verdict(status=graded.status, rule=rule, detail=detail, parsed=(answer, reference))
+        return graded.model_copy(update={"rule": rule, "detail": f"grading {answer!r}: {graded.detail}"})
+    same = style.equivalent(answer, reference)
+    return Verdict(status="pass" if same else "fail", rule=rule, detail="" if same else f"{answer!r} is not {reference!r}")
 
 
 def _stated_answer(problem: Problem, text: str) -> str | None:
-
-    outside = _FENCE.sub(" ", text)
-    return task_style(problem.task).extract(outside) if outside.strip() else None
+    """The answer the text states outside its code (`TaskStyle.stated`); a calculation is no answer."""
+    outside = _FENCE.sub(" ", text).strip()
+    stated = task_style(problem.task).stated(outside) if outside else None
+    return None if stated is None or _CLAIM.fullmatch(stated.rstrip(". ")) else stated
 
 
 def check_program(ctx: CheckContext) -> Verdict | None:
@@ -103,14 +124,20 @@ def check_program(ctx: CheckContext) -> Verdict | None:
     if run.status != "pass":
         return _run_verdict("program", run)
     printed = printed_answer(run.stdout)
-    expected = ctx.problem.answer or _stated_answer(ctx.problem, ctx.candidate)
     if printed is None:
         return Verdict(status="fail", rule="program", detail="the program printed nothing")
-    if expected is None:
+    printed = task_style(ctx.problem.task).extract(printed) or printed
+    stated = _stated_answer(ctx.problem, ctx.candidate)
+    against = [(stated, "the text states")] + [(ctx.problem.answer, "the reference is")] * (ctx.problem.answer is not None)
+    compared = [(other, what) for other, what in against if other is not None]
+    if not compared:
         return Verdict(status="error", rule="program", detail=f"the program printed {printed!r}; nothing to compare it with")
-    same = _equivalent(ctx.problem, printed, expected)
-    detail = "" if same else f"the program printed {printed!r}, but the answer is {expected!r}"
-    return Verdict(status="pass" if same else "fail", rule="program", detail=detail, parsed=(printed, expected))
+    for other, what in compared:
+        verdict = same_answer(ctx.problem, printed, other, "program")
+        if verdict.status != "pass":
+            detail = f"the program printed {printed!r}, but {what} {other!r}" if verdict.status == "fail" else verdict.detail
+            return verdict.model_copy(update={"detail": detail})
+    return Verdict(status="pass", rule="program", detail=f"the program printed {printed!r}", parsed=(printed, compared[-1][0]))
 
 
 def _run_verdict(rule: str, run: SandboxResult) -> Verdict:
@@ -185,19 +212,6 @@ def check_arithmetic(ctx: CheckContext) -> Verdict | None:
 # -- substitution ----------------------------------------------------------------------------
 
 _EQUATION = re.compile(r"\$?([0-9a-zA-Z+\-*/^().\s]*[a-zA-Z][0-9a-zA-Z+\-*/^().\s]*=[0-9a-zA-Z+\-*/^().\s]+)\$?")
-_SUBSTITUTE = """
-import json
-from sympy import Symbol, simplify
-from sympy.parsing.sympy_parser import parse_expr, standard_transformations, implicit_multiplication_application, convert_xor
-T = standard_transformations + (implicit_multiplication_application, convert_xor)
-lhs, rhs, name, value = {lhs!r}, {rhs!r}, {name!r}, {value!r}
-x = Symbol(name)
-difference = parse_expr(lhs, transformations=T) - parse_expr(rhs, transformations=T)
-residual = simplify(difference.subs(x, parse_expr(value, transformations=T)))
-print(json.dumps({{"zero": bool(residual == 0), "residual": str(residual)}}))
-"""
-
-
 def single_unknown_equation(question: str) -> tuple[str, str, str] | None:
     """(lhs, rhs, unknown) of the one equation with one single-letter unknown in the question, else None.
 
@@ -219,16 +233,34 @@ def check_substitution(ctx: CheckContext) -> Verdict | None:
     if equation is None or value is None:
         return None
     lhs, rhs, name = equation
-    run = ctx.sandbox.run(_SUBSTITUTE.format(lhs=lhs, rhs=rhs, name=name, value=value))
-    if run.status != "pass":
-        return _run_verdict("substitution", run) if run.status == "timeout" else None
-    outcome = json.loads(printed_answer(run.stdout) or "{}")
-    if outcome.get("zero"):
+    residual = substitution_residual(lhs, rhs, name, value)
+    if residual is None:
+        return None  # the value or the equation is not something our parser can evaluate
+    if abs(residual) <= ctx.config.rel_tol:
         return Verdict(status="pass", rule="substitution", detail=f"{name} = {value} satisfies {lhs} = {rhs}")
     return Verdict(
         status="fail", rule="substitution",
-        detail=f"{name} = {value} does not satisfy {lhs} = {rhs} (the difference is {outcome.get('residual')})",
+        detail=f"{name} = {value} does not satisfy {lhs} = {rhs} (the difference is {residual:.6g})",
     )
+
+
+def substitution_residual(lhs: str, rhs: str, name: str, value: str) -> float | None:
+    """|lhs - rhs| at `name` = `value`, relative to the sides' size; None when a side or the value
+    cannot be read as a number by the grader's parser (no Python is evaluated).
+
+    Example: substitution_residual("2x + 3", "11", "x", "4") -> 0.0
+    """
+    try:
+        left, right, given = (parse_answer(text) for text in (lhs, rhs, value))
+        if not all(isinstance(e, EXPR_TYPES) for e in (left, right, given)) or free_symbols(given):
+            return None
+        at = {name: approx(given)}
+        a, b = approx(left, at), approx(right, at)
+    except (ParseError, ArithmeticError, ValueError, TypeError, OverflowError, RecursionError):
+        return None
+    if not all(cmath.isfinite(v) for v in (a, b)):
+        return None
+    return abs(a - b) / max(1.0, abs(a), abs(b))
 
 
 def _candidate_value(ctx: CheckContext) -> str | None:
@@ -263,12 +295,43 @@ class CodeVerifier:
 
     def verify(self, problem: Problem, candidate: str) -> Verdict:
         ctx = CheckContext(problem, candidate, self.sandbox, self.config)
-        verdicts = [v for name in self.config.checks if (v := CHECKS[name](ctx)) is not None]
-        return combine(verdicts)
+        try:
+            verdicts = [v for name in self.config.checks if (v := CHECKS[name](ctx)) is not None]
+            if problem.answer is None:
+                return combine(verdicts)
+            return with_reference(verdicts, check_reference(ctx, verdicts))
+        except Exception as exc:  # a malformed result is a verdict, never an exception
+            return Verdict(status="error", rule="code", detail=f"checking failed: {type(exc).__name__}: {exc}"[:500])
+
+
+def check_reference(ctx: CheckContext, verdicts: list[Verdict]) -> Verdict:
+    """The candidate's answer against the reference: the stated answer, else what its program printed."""
+    assert ctx.problem.answer is not None
+    program = next((v for v in verdicts if v.rule == "program"), None)
+    if program is not None and program.status == "pass":
+        return program  # the program check already graded what it printed against the reference
+    stated = _stated_answer(ctx.problem, ctx.candidate)
+    if stated is None:
+        return Verdict(status="error", rule="reference", detail="the candidate states no answer to grade")
+    return same_answer(ctx.problem, stated, ctx.problem.answer, "reference")
+
+
+def with_reference(verdicts: list[Verdict], reference: Verdict) -> Verdict:
+    """With a reference, only the graded answer can pass; every other check can only fail it."""
+    for status in ("fail", "timeout"):
+        for verdict in [*verdicts, reference]:
+            if verdict.status == status:
+                return verdict
+    if reference.status != "pass":
+        return reference
+    others = [v for v in verdicts if v.status == "pass" and v is not reference]
+    rules = "+".join([reference.rule or "reference", *(v.rule or "" for v in others)])
+    return Verdict(status="pass", rule=rules, detail="; ".join(d for d in [reference.detail, *(v.detail for v in others)] if d),
+                   parsed=reference.parsed)
 
 
 def combine(verdicts: list[Verdict]) -> Verdict:
-    """First fail wins; else a timeout; else pass when any passed; else error (nothing decided)."""
+    """Without a reference: first fail wins; else a timeout; else pass when any passed; else error."""
     for status in ("fail", "timeout"):
         for verdict in verdicts:
             if verdict.status == status:

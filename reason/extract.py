@@ -173,12 +173,12 @@ def extract_answer(text: str, rules: Sequence[str]) -> str | None:
     unknown = [name for name in rules if name not in RULES]
     if unknown:
         raise ConfigError(f"unknown extraction rule {unknown[0]!r}; rules: {', '.join(RULES)}")
-    marked = [found for name in rules if name in MARKERS and (found := MARKERS[name](text))]
+    marked = [at for name in rules if name in MARKERS and (at := MARKERS[name](text))]
     if marked:
-        return max(marked, key=lambda found: found[0])[1]  # max() keeps the first of equal positions
+        return max(marked, key=lambda at: at[0])[1]  # max() keeps the first of equal positions
     for name in rules:
-        if name not in MARKERS and (found := RULES[name](text)):
-            return found
+        if name not in MARKERS and (answer := RULES[name](text)):
+            return answer
     return None
 
 

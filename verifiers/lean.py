@@ -5,18 +5,27 @@ The Lean file is built from the problem and the candidate: when the question sta
 whole theorem restated, or just `by ...`, `:= ...`, or bare tactics); otherwise the candidate's
 own Lean code is checked as it is.
 
-A verdict is `pass` only when Lean reports no error and the proof does not use `sorry` (Lean
-only warns about it, and exits 0). `native_decide` (and `decide +native`, which trust the
-compiler instead of the kernel) is refused unless `allow_native_decide=True`; this is a check
-on the source text, since the WebAssembly Lean cannot run `#print axioms` (it treats every file
-as a module). Running out of heartbeats (`maxHeartbeats`, set per check) or of wall time is a
-`timeout`; no Lean to run is an `error` with rule "lean:unavailable".
-Leaves out: Mathlib (not in the WebAssembly library), and checking which axioms a proof uses.
+A verdict is `pass` only when Lean reports no error, the proof does not use `sorry`, and every
+theorem checked depends on no axioms beyond Lean's standard three (`propext`, `Classical.choice`,
+`Quot.sound`), as computed by Lean itself: `#print axioms` runs on each theorem after the file is
+elaborated (the stated theorem; without a statement, every theorem, lemma and example in the file,
+examples renamed so they can be named). So a user `axiom`, `sorryAx`, and `Lean.ofReduceBool` /
+`Lean.trustCompiler` (what `native_decide` rests on; allowed only with `allow_native_decide=True`)
+all fail the check, whatever the source looks like. With the WebAssembly Lean, which imports Init
+as a module (an imported theorem's proof is hidden, so it prints as an axiom too), an imported name
+counts as trusted library unless it is `sorryAx` or one of the compiler-trusting axioms, and any
+axiom the file itself declared fails (see lean_checker.mjs). A text filter runs first and refuses
+`axiom`, `@[implemented_by]`, `@[extern]`, `unsafe`, `debug.skipKernelTC` and `native_decide`: a
+cheap first line, not the check. Running out of heartbeats (`maxHeartbeats`, set per check) or of
+wall time is a `timeout`; no Lean to run is an `error` with rule "lean:unavailable".
+Leaves out: Mathlib (not in the WebAssembly library); a `private theorem` cannot be named from
+outside, so it fails the check (closed, not open).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import Field
@@ -33,6 +42,21 @@ UNAVAILABLE = "lean:unavailable"
 """The rule of an `error` verdict given because there is no Lean to run."""
 
 _NATIVE = re.compile(r"\bnative_decide\b|\bdecide\s*\+native\b|\bLean\.ofReduceBool\b|\bLean\.trustCompiler\b")
+_UNTRUSTED = re.compile(
+    r"\baxiom\b|@\[\s*(?:implemented_by|extern)\b|\bimplemented_by\b|\bextern\b|\bunsafe\b|\bdebug\.skipKernelTC\b"
+)
+STANDARD_AXIOMS = frozenset({"propext", "Classical.choice", "Quot.sound"})
+"""The axioms a proof may use."""
+NATIVE_AXIOMS = frozenset({"Lean.ofReduceBool", "Lean.ofReduceNat", "Lean.trustCompiler"})
+"""What `native_decide` and friends rest on: the compiler is trusted instead of the kernel."""
+_DENIED_IMPORTS = frozenset({"sorryAx"}) | NATIVE_AXIOMS
+"""Imported axioms that are never library facts (for a backend whose imports hide proofs)."""
+_THEOREM = re.compile(
+    r"^(?P<indent>\s*)(?:@\[[^\]]*\]\s*)*(?:(?:protected|noncomputable|nonrec)\s+)*"
+    r"(?P<kind>theorem|lemma|example)\b(?:\s+(?P<name>[^\s:({\[]+))?",
+    re.MULTILINE,
+)
+_SCOPE = re.compile(r"^\s*(namespace|end|section)\b[ \t]*([^\s]*)", re.MULTILINE)
 _SORRY = re.compile(r"declaration uses ['`]sorry['`]")
 _LEAN_FENCE = re.compile(r"```[ \t]*lean4?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 _DECLARATION = re.compile(r"^\s*(theorem|lemma|example)\b", re.MULTILINE)
@@ -160,21 +184,96 @@ class LeanVerifier:
             if formal_statement(problem) is not None:
                 return Verdict(status="fail", rule=self.name, detail="the candidate proves a different theorem")
             return Verdict(status="error", rule=self.name, detail="no Lean code to check")
-        return self.check_source(source)
+        statement = formal_statement(problem)
+        stated = _THEOREM.search(statement) if statement else None
+        names = [stated.group("name")] if stated and stated.group("name") else None
+        return self.check_source(source, names)
 
     def source(self, problem: Problem, candidate: str) -> str | None:
         """The Lean file this verifier checks for `candidate` (see `lean_source`)."""
         return lean_source(problem, candidate)
 
-    def check_source(self, source: str) -> Verdict:
-        """Check a whole Lean file (Init and Std are available; no imports needed)."""
-        if not self.config.allow_native_decide and _NATIVE.search(source):
-            return Verdict(status="fail", rule=self.name, detail="native_decide is not allowed (it trusts the compiler, not the kernel)")
+    def check_source(self, source: str, names: Sequence[str] | None = None, text_filter: bool = True) -> Verdict:
+        """Check a whole Lean file (Init and Std are available; no imports needed): it must elaborate
+        without errors or sorry, and each theorem in `names` (None: every theorem, lemma and example
+        in the file) must rest on the standard axioms alone. (A file that states no theorem passes when it
+elaborates: it claims nothing.) `text_filter=False` skips the source-text
+        refusals, leaving the decision to Lean's own environment (tests use it to show that suffices)."""
+        if text_filter and (refused := refused_text(source, self.config.allow_native_decide)):
+            return Verdict(status="fail", rule=self.name, detail=refused)
+        source, found = (source, list(names)) if names is not None else named_theorems(source)
         config = self.config
         imports, body = _split_imports(source)
+        asked = "".join(f"\n#print axioms _root_.{name}" for name in found)
         try:
             backend = lean_backend(config.backend, config.lean_path, config.startup_timeout_s)
-            run = backend.check(f"{imports}set_option maxHeartbeats {config.heartbeats}\n{body}", config.timeout_s)
+            run = backend.check(f"{imports}set_option maxHeartbeats {config.heartbeats}\n{body}{asked}\n", config.timeout_s)
         except LeanUnavailableError as exc:
             return Verdict(status="error", rule=UNAVAILABLE, detail=str(exc))
-        return verdict_from_run(run, self.name, line_offset=1)
+        verdict = verdict_from_run(run, self.name, line_offset=1)
+        if verdict.status != "pass":
+            return verdict
+        return axiom_verdict(run, found, self.config.allow_native_decide) or verdict
+
+
+def refused_text(source: str, allow_native: bool) -> str | None:
+    """Why the source is refused before Lean sees it (a first filter; Lean's axiom check decides)."""
+    if not allow_native and _NATIVE.search(source):
+        return "native_decide is not allowed (it trusts the compiler, not the kernel)"
+    if match := _UNTRUSTED.search(source):
+        return f"`{match.group(0)}` is not allowed: it can make Lean trust what its kernel did not check"
+    return None
+
+
+def axiom_verdict(run: LeanRun, names: Sequence[str], allow_native: bool) -> Verdict | None:
+    """A fail when a checked theorem rests on an axiom beyond the standard ones; None when all are clean."""
+    allowed = STANDARD_AXIOMS | (NATIVE_AXIOMS if allow_native else frozenset())
+    for name in names:
+        listed = run.axioms.get(name)
+        if listed is None:
+            return Verdict(status="fail", rule="lean:axioms", detail=f"Lean reported no axioms for {name!r}")
+        bad = [a for a in listed if _untrusted_axiom(a, allowed, run.declared_here)]
+        if bad:
+            return Verdict(status="fail", rule="lean:axioms",
+                           detail=f"{name!r} depends on {', '.join(bad)}; only {', '.join(sorted(allowed))} are accepted")
+    return None
+
+
+def _untrusted_axiom(axiom: str, allowed: frozenset[str], declared_here: frozenset[str] | None) -> bool:
+    if axiom in allowed:
+        return False
+    if declared_here is None:  # a backend that sees imported proofs: every name listed is a true axiom
+        return True
+    return axiom in declared_here or axiom in _DENIED_IMPORTS
+
+
+def named_theorems(source: str) -> tuple[str, list[str]]:
+    """The source with each `example` named, and the full names of its theorems, lemmas and examples.
+
+    Example: "namespace A\ntheorem t : True := trivial\nend A\nexample : 1 = 1 := rfl"
+        -> (..."theorem reason_example_1 : 1 = 1 := rfl", ["A.t", "reason_example_1"])
+    """
+    names: list[str] = []
+    pieces: list[str] = []
+    at = 0
+    for match in _THEOREM.finditer(source):
+        name = match.group("name")
+        if match.group("kind") == "example":
+            name = f"reason_example_{sum(1 for n in names if n.startswith('reason_example_')) + 1}"
+            pieces.append(source[at : match.start("kind")] + f"theorem {name}")
+            at = match.end("kind")
+        if name:
+            names.append(".".join([*_open_namespaces(source, match.start()), name.removeprefix("_root_.")]))
+    return "".join(pieces) + source[at:], names
+
+
+def _open_namespaces(source: str, before: int) -> list[str]:
+    stack: list[tuple[str, str]] = []
+    for match in _SCOPE.finditer(source, 0, before):
+        kind, name = match.group(1), match.group(2)
+        if kind == "end":
+            if stack:
+                stack.pop()
+        else:
+            stack.append((kind, name))
+    return [part for kind, name in stack if kind == "namespace" for part in name.split(".") if part]

@@ -26,7 +26,8 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -66,6 +67,12 @@ class LeanRun:
     messages: tuple[LeanMessage, ...] = ()
     output: str = ""
     ms: float = 0.0
+    axioms: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """What each `#print axioms NAME` in the file listed for NAME."""
+    declared_here: frozenset[str] | None = None
+    """Listed names the checked file itself declared. None: the backend sees imported proofs in full,
+    so everything listed is a true axiom; a set: the backend imports Init as a module, whose theorems
+    list as axioms too, and only these names are the file's own."""
 
 
 class LeanBackend(Protocol):
@@ -74,6 +81,23 @@ class LeanBackend(Protocol):
     def check(self, source: str, timeout_s: float) -> LeanRun: ...
 
     def close(self) -> None: ...
+
+
+_PRINTED_AXIOMS = re.compile(r"^'(?P<name>.+?)' (?:depends on axioms: \[(?P<axioms>[^\]]*)\]|does not depend on any axioms)", re.S)
+
+
+def printed_axioms(messages: Sequence[LeanMessage]) -> dict[str, tuple[str, ...]]:
+    """What each `#print axioms NAME` said, by NAME.
+
+    Example: "'t' depends on axioms: [propext, Quot.sound]" -> {"t": ("propext", "Quot.sound")}
+    """
+    found = {}
+    for message in messages:
+        said = _PRINTED_AXIOMS.match(message.text)
+        if said:
+            listed = said.group("axioms") or ""
+            found[said.group("name")] = tuple(a.strip() for a in listed.split(",") if a.strip())
+    return found
 
 
 def parse_messages(output: str) -> tuple[LeanMessage, ...]:
@@ -120,7 +144,8 @@ class NativeLean:
             _kill_group(proc)
             return LeanRun("timeout", ms=(time.monotonic() - started) * 1000)
         ms = (time.monotonic() - started) * 1000
-        return LeanRun("done", proc.returncode, parse_messages(output), output, ms)
+        messages = parse_messages(output)
+        return LeanRun("done", proc.returncode, messages, output, ms, printed_axioms(messages))
 
     def close(self) -> None:
         pass
@@ -170,7 +195,10 @@ class WasmLeanChecker:
                 return LeanRun(status, output=answer["output"] if answer else "", ms=timeout_s * 1000)
             if answer.get("memory_mb", 0) > _MEMORY_LIMIT_MB:
                 self._stop()  # each check keeps a little; start afresh before Lean's 2 GB runs out
-            return LeanRun("done", answer["exit"], parse_messages(answer["output"]), answer["output"], answer["ms"])
+            axioms = {name: tuple(listed) for name, listed in answer.get("axioms", {}).items()}
+            declared = frozenset(answer.get("declared_here", ()))
+            return LeanRun("done", answer["exit"], parse_messages(answer["output"]), answer["output"], answer["ms"],
+                           axioms, declared)
 
     def _ensure_started(self) -> None:
         if self.running:

@@ -15,7 +15,16 @@
 //
 // Requests are files `req-<id>.lean` in the request dir (under /tmp or /home); each gets
 // `req-<id>.lean.json` = {"exit": 0 or 1 (1: an error message), "output": the messages as Lean
-// prints them, "ms": time, "memory_mb": the WebAssembly memory in use}. `ready` is written once
+// prints them, "ms": time, "memory_mb": the WebAssembly memory in use, "axioms" and
+// "declared_here": below}.
+//
+// Axioms. This build imports Init as a `module`, and Lean refuses `#print axioms` in a module, so
+// the kept environment's header is marked a plain file once it is loaded (its `isModule` flag).
+// The imports stay as a module sees them: an imported theorem's proof is hidden, so `#print axioms`
+// lists the imported theorems a proof uses beside the true axioms. "axioms" maps each constant a
+// `#print axioms` in the request was run on to what Lean listed; every listed name that the kept
+// environment (Init alone) does not contain is reported in "declared_here": an axiom the request
+// itself declared. `ready` is written once
 // the environment is loaded. The checker exits when `stop` appears, when the request dir
 // disappears, when its parent dies, or after a failure inside Lean (its state is then suspect).
 import { createRequire } from 'node:module';
@@ -84,6 +93,47 @@ function messagesOf(log) {
   return texts;
 }
 
+// Environment -> base (public, private views of the kernel environment) -> header, whose scalar
+// fields are trustLevel (UInt32, 1024 as loadEnvironment asked) then isModule (Bool).
+function markPlainFile(environment) {
+  const base = fieldOf(environment, 0);
+  for (const side of [0, 1]) {
+    const kernel = fieldOf(base, side);
+    const header = fieldOf(kernel, view().getUint8(kernel + 6) - 1);
+    const scalars = header + 8 + 4 * view().getUint8(header + 6);
+    if (view().getUint32(scalars, true) !== 1024) throw new Error('unexpected environment layout: no header found');
+    view().setUint8(scalars + 4, 0);
+  }
+}
+
+function nameOf(text) {
+  let name = 1; // Name.anonymous, a boxed 0
+  for (const part of text.split('.')) name = Module._lean_name_mk_string(name, leanString(part));
+  return name;
+}
+
+function imported(text) { // does the kept environment (Init) hold a constant of this name?
+  const name = nameOf(text);
+  incRef(env);
+  const found = Module._l_Lean_Environment_find_x3f(env, name, 0);
+  const known = !isScalar(found);
+  decRef(found);
+  return known;
+}
+
+function printedAxioms(messages) { // what each `#print axioms` said: {constant: [axiom, ...]}
+  const axioms = {};
+  for (const text of messages) {
+    const said = /^'(.+?)' (?:depends on axioms: \[([^\]]*)\]|does not depend on any axioms)/s.exec(text);
+    if (said) axioms[said[1]] = (said[2] ?? '').split(',').map((a) => a.trim()).filter(Boolean);
+  }
+  return axioms;
+}
+
+function declaredHere(axioms) {
+  return [...new Set(Object.values(axioms).flat())].filter((name) => !imported(name));
+}
+
 function elaborate(source) {
   const input = leanString(source);
   const bytes = Buffer.byteLength(source);
@@ -108,7 +158,8 @@ function check(file) {
   const source = fs.readFileSync(file, 'utf8').replace(/\r\n?/g, '\n');
   const messages = elaborate(source);
   const exit = messages.some((m) => /^<request>:\d+:\d+: error/.test(m)) ? 1 : 0;
-  return { exit, output: messages.join('\n'), ms: Date.now() - t0, memory_mb: Math.round(Module.memory().buffer.byteLength / 2 ** 20) };
+  const axioms = printedAxioms(messages);
+  return { exit, output: messages.join('\n'), axioms, declared_here: declaredHere(axioms), ms: Date.now() - t0, memory_mb: Math.round(Module.memory().buffer.byteLength / 2 ** 20) };
 }
 
 // -- start-up and the request loop ------------------------------------------------------------
@@ -139,6 +190,7 @@ function loadEnvironment() {
   if (isScalar(option)) throw new Error('Lean could not import Init');
   env = fieldOf(option, 0);
   Module._lean_runtime_mark_persistent(env);
+  markPlainFile(env);
   return warmupExit;
 }
 

@@ -32,6 +32,7 @@ ESCAPES = {
         "@[implemented_by bad] opaque bad' : (1 : Nat) = 2\ntheorem t : (1 : Nat) = 2 := bad'"
     ),
     "an example": "axiom cheat : False\nexample : (1 : Nat) = 2 := cheat.elim",
+    "extern": '@[extern "reason_true"] def g (n : Nat) : Bool := false\ntheorem t : g 0 = true := by native_decide',
 }
 
 
@@ -65,6 +66,20 @@ def test_the_environment_alone_names_the_axiom(lean, source, axiom):
 ])
 def test_no_trust_escape_passes_a_given_statement(lean, proof):
     assert lean.verify(STATEMENT, proof).status != "pass"
+
+
+@pytest.mark.parametrize("escape", list(ESCAPES))
+def test_no_escape_written_as_the_candidate_passes_a_given_statement(lean, escape):
+    assert lean.verify(STATEMENT, ESCAPES[escape]).status != "pass"
+
+
+def test_the_lean_prover_never_returns_an_escape_as_proved(lean_checker):
+    from reason.searchers.lean_prover import LeanProver
+    from reason.testing import FakeGenerator
+
+    fenced = [f"```lean\n{source}\n```" for source in ESCAPES.values()]
+    result = LeanProver(lean={"backend": "wasm"}, max_attempts=len(fenced)).search(FREE, FakeGenerator(fenced))
+    assert result.answer is None and all(a["verdict"]["status"] != "pass" for a in result.trace["attempts"])
 
 
 def test_a_proof_that_smuggles_an_axiom_after_the_statement_fails(lean):

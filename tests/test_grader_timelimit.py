@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
+import subprocess
+import sys
+import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -138,3 +142,38 @@ def test_a_closed_pool_refuses_calls():
     closed.close()
     with pytest.raises(WorkerFailed, match="closed"):
         closed.call("math:factorial", 3, timeout_s=5)
+
+
+ORPHAN = textwrap.dedent(
+    """
+    import sys, threading
+    from reason.verifiers.timelimit import WorkerPool
+    pool = WorkerPool(size=1)
+    pool.start(wait=True)
+    print(pool._idle[0].process.pid, flush=True)
+    # a computation in C that holds the GIL: a thread in the worker could not watch for us
+    pool.call("math:factorial", 10**9, timeout_s=600)
+    """
+)
+
+
+def test_a_grading_worker_dies_with_its_killed_parent(tmp_path):
+    """SIGKILL the process that owns a worker while the worker computes in C: the worker must not live on."""
+    parent = subprocess.Popen([sys.executable, "-c", ORPHAN], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    time.sleep(1.0)  # the worker is inside factorial now
+    assert _alive(worker)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(worker), "the grading worker outlived its parent"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"

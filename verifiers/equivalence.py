@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 from typing import Protocol
 
@@ -53,11 +54,23 @@ from reason.verifiers.numeric import (
     infinity_sign,
 )
 
-RULE_ORDER = ("string", "text", "choice", "structure", "infinity", "rational", "numeric", "identity", "sympy")
+RULE_ORDER = ("string", "text", "choice", "structure", "infinity", "rational", "decimal", "numeric", "identity", "sympy")
+
+APPROXIMATE_PLACES = 6
+"""The tolerance policy for decimals, one rule for rationals and irrationals alike: a decimal written
+with at least this many places is read as an approximation good to its last place, and equals a
+value within one unit of that place, or of a double's precision when it is finer (truncated or
+rounded, a float's repr too: 0.0833333333333333 is 1/12,
+1.4142135623730951 is \\sqrt{2}, 0.333333 is 1/3). Shorter decimals are exact (0.33 is not 1/3)."""
 """Tiers from cheapest to most expensive; a structure that passes reports its most expensive element's rule."""
 
-SAMPLE_POINTS = 5
-"""Points at which expressions with variables are evaluated."""
+SAMPLE_POINTS = 6
+"""Points at which expressions with variables are evaluated: positive and negative, small and large
+real values (see `_points`), so that |x| and x, \\sqrt{x^2} and x, or \\log(x^2) and 2\\log x, which
+agree on the positive reals only, are told apart. An identity must hold at every point where both
+sides are defined (a side outside its domain there is skipped; a logarithm or root of a negative is
+taken on the principal branch, so both sides must agree there too). Variables are real: \\sqrt{x^4}
+is x^2."""
 
 MAX_INLINE_MATCHING = 64
 """Largest set matched in-process; bigger ones are matched in the worker, under the time limit."""
@@ -106,14 +119,21 @@ class Comparer:
         if sign_a or sign_b:
             return Decision(sign_a == sign_b, "infinity")
         value_a, value_b = exact(a), exact(b)
+        places = _approximate_places(value_a, value_b)
         if value_a is not None and value_b is not None:
-            return Decision(value_a == value_b, "rational")
+            if value_a == value_b or not places:
+                return Decision(value_a == value_b, "rational")
+            tolerance = max(Fraction(1, 10**places), abs(value_b) * Fraction(1, 10**15))  # no finer than a double
+            return Decision(abs(value_a - value_b) <= tolerance, "decimal")
         symbols = free_symbols(a) | free_symbols(b)
         if not symbols:
             try:
-                return Decision(self.close(approx(a), approx(b)), "numeric")
+                x, y = approx(a), approx(b)
             except Unevaluable:
                 return self._symbolic_equal(a, b)
+            if places:
+                return Decision(abs(x - y) <= max(10.0**-places, 1e-15 * abs(y)) * (1 + 1e-9), "decimal")
+            return Decision(self.close(x, y), "numeric")
         return self._identity(a, b, symbols)
 
     def proportional(self, a: Expr, b: Expr, positive: bool) -> Decision:
@@ -122,7 +142,7 @@ class Comparer:
         for env in _points(tuple(sorted(free_symbols(a) | free_symbols(b)))):
             try:
                 value_a, value_b = approx(a, env), approx(b, env)
-            except Unevaluable:
+            except (Unevaluable, OverflowError, ZeroDivisionError):
                 continue
             if self.close(value_b, 0j) or self.close(value_a, 0j):
                 if self.close(value_b, 0j) and self.close(value_a, 0j):
@@ -144,8 +164,8 @@ class Comparer:
         for env in _points(tuple(sorted(symbols))):
             try:
                 value_a, value_b = approx(a, env), approx(b, env)
-            except Unevaluable:
-                continue
+            except (Unevaluable, OverflowError, ZeroDivisionError):
+                continue  # outside a side's domain: this point says nothing
             if not self.close(value_a, value_b):
                 return Decision(False, "identity")
             agreed += 1
@@ -180,15 +200,44 @@ def compare_texts(prediction: str, reference: str, comparer: Comparer) -> tuple[
     return decision, norm_prediction, norm_reference
 
 
+_REGIONS: tuple[Callable[[float], complex], ...] = (
+    lambda u: complex(0.5 + 2.0 * u),  # positive
+    lambda u: complex(-0.5 - 2.0 * u),  # negative: |x| != x, sqrt(x^2) != x, log(x^2) != 2 log x
+    lambda u: complex(11.0 + 30.0 * u),  # large
+    lambda u: complex(0.05 + 0.4 * u),  # small positive, between 0 and 1
+    lambda u: complex(-0.05 - 0.4 * u),  # small negative: across zero
+    lambda u: complex(-11.0 - 30.0 * u),  # large negative
+)
+
+
+def _approximate_places(*values: Fraction | None) -> int:
+    """The fewest decimal places among the values written as long decimals (see APPROXIMATE_PLACES); 0: none.
+
+    Example: _approximate_places(Fraction(1, 3), Fraction(333333, 10**6)) -> 6
+    """
+    found = [p for v in values if v is not None and (p := _decimal_places(v.denominator)) >= APPROXIMATE_PLACES]
+    return min(found, default=0)
+
+
+def _decimal_places(denominator: int) -> int:
+    """k when the denominator divides 10^k and no smaller power; -1 when it divides none."""
+    twos = fives = 0
+    while denominator % 2 == 0:
+        denominator, twos = denominator // 2, twos + 1
+    while denominator % 5 == 0:
+        denominator, fives = denominator // 5, fives + 1
+    return max(twos, fives) if denominator == 1 else -1
+
+
 @lru_cache(maxsize=256)
 def _points(names: tuple[str, ...]) -> tuple[dict[str, complex], ...]:
-    """Fixed, irrational-looking sample values in [0.5, 2.5], different for every variable."""
+    """Fixed, irrational-looking sample values, one point per region of `_REGIONS`, different for every variable."""
     return tuple(
         {
-            name: complex(0.5 + 2.0 * (((k + 1) * 0.6180339887498949 + (j + 1) * 0.7548776662466927) % 1.0))
+            name: region(((k + 1) * 0.6180339887498949 + (j + 1) * 0.7548776662466927) % 1.0)
             for j, name in enumerate(names)
         }
-        for k in range(SAMPLE_POINTS)
+        for k, region in enumerate(_REGIONS[:SAMPLE_POINTS])
     )
 
 

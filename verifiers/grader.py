@@ -10,7 +10,11 @@ or process; a timeout is a `timeout` verdict, never an exception.
 `equivalent(a, b)` is the grader as a predicate: the task styles' default, which
 groups `0.5`, `1/2` and `\\frac{1}{2}` as one answer in self-consistency votes.
 `MathVerifier` is the grader as the "math" verifier plugin.
-Leaves out: extracting the answer from model text (extract.py does that first).
+A prediction that is model text rather than a bare answer ("The answer is 42.", a solution
+ending in \\boxed{..}) is read first: the answer it marks last (`reason.extract`'s marker
+rules) is what gets graded (`GraderConfig.extract=False` grades the text as it is).
+Leaves out: the task styles' own fallbacks (GSM8K's last number): callers who want them
+extract with the task style first.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collections import OrderedDict
 from pydantic import Field
 
 from reason.errors import VerifierError
+from reason.extract import MARKERS, extract_answer
 from reason.types import Frozen, Problem, Verdict
 from reason.verifiers.equivalence import (
     Comparer,
@@ -48,6 +53,8 @@ class GraderConfig(Frozen):
     """Longer answers are parsed only in the worker, under the time limit."""
     cache_size: int = Field(default=65536, ge=0)
     """Verdicts remembered per grader (timeouts and errors are not remembered)."""
+    extract: bool = True
+    """Grade the answer a text marks ("the answer is X", \\boxed{X}, #### X) rather than the whole text."""
 
 
 class Grader:
@@ -78,7 +85,9 @@ class Grader:
         self.pool.start(wait=wait)
 
     def grade(self, prediction: str | None, reference: str) -> Verdict:
-        """Compare a predicted answer (already extracted) with the reference answer."""
+        """Compare a predicted answer with the reference answer (a marked answer in model text is read first)."""
+        if prediction is not None and self.config.extract:
+            prediction = extract_answer(prediction, list(MARKERS)) or prediction
         if prediction is None or not prediction.strip():
             return Verdict(status="fail", rule="no-answer", detail="no answer was given")
         key = (prediction, reference)

@@ -191,7 +191,18 @@ def _pow(base: complex, exponent: complex) -> complex:
         return complex(base.real**exponent.real)
     if exponent.imag == 0 and exponent.real.is_integer() and abs(exponent.real) <= 10_000:
         return base ** int(exponent.real)
+    if exponent.imag == 0 and base.imag == 0 and base.real < 0 and (odd := _odd_denominator(exponent.real)):
+        numerator = round(exponent.real * odd)  # x^{p/q}, q odd, of a negative real: real, as \sqrt[q]{x}^p is
+        return complex((-1) ** (numerator % 2) * (-base.real) ** exponent.real)
     return base**exponent
+
+
+def _odd_denominator(exponent: float) -> int | None:
+    """q when the exponent is p/q with q odd and at most 15. Example: 2/3 -> 3; 1/2 -> None."""
+    for q in range(3, 16, 2):
+        if abs(exponent * q - round(exponent * q)) < 1e-9:
+            return q
+    return None
 
 
 def _root(value: complex, degree: complex) -> complex:

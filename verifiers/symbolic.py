@@ -53,14 +53,15 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
 
 
 def to_sympy(expr: Expr) -> Any:
-    """Our tree as a SymPy expression; variables are positive reals, as the sample points are.
+    """Our tree as a SymPy expression; variables are real, as the sample points are (so SymPy proves
+    no identity that holds on the positive reals only, such as \\sqrt{x^2} = x).
 
     Example: Call("div", (Num(1), Sym("x"))) -> 1/x
     """
     if isinstance(expr, Num):
         return sympy.Rational(expr.value.numerator, expr.value.denominator)
     if isinstance(expr, Sym):
-        return sympy.Symbol(expr.name, positive=True)
+        return sympy.Symbol(expr.name, real=True)
     if isinstance(expr, Const):
         return _CONSTANTS[expr.name]
     return _FUNCTIONS[expr.fn](*(to_sympy(arg) for arg in expr.args))

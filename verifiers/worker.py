@@ -13,9 +13,9 @@ from __future__ import annotations
 import importlib
 import os
 import pickle
+import signal
 import struct
 import sys
-import threading
 import time
 from typing import Any, BinaryIO
 
@@ -25,11 +25,11 @@ FRAME = struct.Struct(">Q")
 
 def serve(memory_limit_mb: int, preload: list[str]) -> None:
     """Answer (target, args) frames on stdin with (status, value) frames until stdin closes."""
+    _die_with_parent()  # first: it forks, and a fork is only safe before any thread starts
     replies = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)  # anything the called code prints goes to stderr, not into the reply pipe
     requests = os.fdopen(0, "rb", buffering=0)
     _limit_memory(memory_limit_mb)
-    _exit_with_parent()
     for module in preload:
         importlib.import_module(module)
     _send(replies, ("ready", None))
@@ -83,16 +83,36 @@ def _limit_memory(megabytes: int) -> None:
         pass
 
 
-def _exit_with_parent() -> None:
-    """A worker whose parent died (and so will never read its reply) exits instead of computing on."""
-    parent = os.getppid()
+def _die_with_parent() -> None:
+    """A worker whose parent died (and so will never read its reply) is killed instead of computing on.
 
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
+    The watch runs in a forked process, not a thread: a computation in C (a huge power, a SymPy
+    simplification) holds the GIL, and a thread could not run until it returns. The watchdog reads
+    the worker's parent from /proc; once the worker has been re-parented (its parent is gone) it
+    SIGKILLs the worker, and it exits by itself when the worker ends.
+    """
+    parent, worker = os.getppid(), os.getpid()
+    if os.fork() != 0:
+        return
+    try:
+        os.closerange(0, 4096)  # hold none of the worker's pipes open
+        while (state := _state(worker)) is not None and state[0] != "Z":
+            if state[1] != parent:
+                os.kill(worker, signal.SIGKILL)
+                break
+            time.sleep(0.2)
+    finally:
+        os._exit(0)
 
-    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+def _state(pid: int) -> tuple[str, int] | None:
+    """(state letter, parent pid) of a process, from /proc; None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+    return fields[0].decode(), int(fields[1])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,110 @@
+"""The grader never says `pass` for unequal answers, checked by cases nobody tuned it on and by properties.
+
+- identities that hold on the positive reals only (|x| = x, \\sqrt{x^2} = x, \\log(x^2) = 2\\log x) fail:
+  expressions are compared at negative, complex, large and small points too;
+- answers written to game a lax grader fail: a list holding the reference among wrong ones, "a or b",
+  the reference in a box the text then overrules, a payload after the answer;
+- properties (hypothesis): a random expression rewritten into an equal form (expanded, factored,
+  reordered, as LaTeX or as plain text) passes; perturbed (a constant, a sign, an absolute value, a
+  factor) it fails. A counterexample found here becomes a case in the lists above.
+"""
+
+from __future__ import annotations
+
+import pytest
+import sympy
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reason.verifiers.grader import Grader, GraderConfig
+
+X = sympy.Symbol("x")
+
+
+@pytest.fixture(scope="module")
+def grader():
+    return Grader()
+
+
+@pytest.mark.parametrize(("prediction", "reference"), [
+    ("|x|", "x"), ("\\sqrt{x^2}", "x"), ("\\log(x^2)", "2\\log x"), ("|x-1|", "x-1"), ("\\ln|x|", "\\ln x"),
+    ("\\sqrt{x^2+2x+1}", "x+1"), ("x^{1/2}", "\\sqrt{x^2}"), ("\\frac{|x|}{x}", "1"), ("\\sqrt{x^6}", "x^3"),
+])
+def test_identities_of_the_positive_reals_only_are_not_identities(grader, prediction, reference):
+    assert grader.grade(prediction, reference).status == "fail"
+    assert grader.grade(reference, prediction).status == "fail"
+
+
+@pytest.mark.parametrize(("prediction", "reference"), [
+    ("(x+1)^2", "x^2+2x+1"), ("\\sqrt{x}\\sqrt{x}", "x"), ("e^{\\ln x}", "x"), ("\\sin^2 x + \\cos^2 x", "1"),
+    ("x^{1/3}", "\\sqrt[3]{x}"), ("\\frac{x^2-1}{x-1}", "x+1"), ("\\sqrt{4x}", "2\\sqrt{x}"), ("\\sqrt{x^4}", "x^2"),
+    ("2\\sin x\\cos x", "\\sin 2x"), ("\\frac{1}{x} + \\frac{1}{y}", "\\frac{x+y}{xy}"),
+])
+def test_true_identities_still_pass(grader, prediction, reference):
+    assert grader.grade(prediction, reference).status == "pass"
+
+
+@pytest.mark.parametrize(("prediction", "reference"), [
+    ("3, 4", "4"), ("4, 5, 6", "4"), ("4 or 5", "4"), ("x = 4 or x = 0", "4"),
+    ("\\boxed{4} is wrong, the answer is 7", "4"), ("So \\boxed{4}. The final answer is $7$.", "4"),
+    ("4; import os", "4"), ("4 \\text{ or } 5", "4"), ("x \\in \\{4, 5\\}", "4"),
+])
+def test_answers_written_to_game_a_lax_grader_fail(grader, prediction, reference):
+    assert grader.grade(prediction, reference).status != "pass"
+
+
+def test_model_text_is_read_for_its_marked_answer_and_that_can_be_switched_off(grader):
+    assert grader.grade("The answer is 42.", "42").status == "pass"
+    assert grader.grade("First \\boxed{41}; no: the answer is 42.", "42").status == "pass"
+    assert Grader(GraderConfig(extract=False)).grade("The answer is 42.", "42").status == "fail"
+
+
+# -- properties --------------------------------------------------------------------------------
+
+coefficients = st.integers(min_value=-6, max_value=6)
+
+
+@st.composite
+def polynomials(draw):
+    roots = draw(st.lists(st.integers(min_value=-4, max_value=4), min_size=1, max_size=3))
+    lead = draw(st.integers(min_value=1, max_value=4)) * draw(st.sampled_from([1, -1]))
+    return sympy.Mul(lead, *(X - r for r in roots), evaluate=False)
+
+
+def _forms(expr) -> list[str]:
+    expanded, factored = sympy.expand(expr), sympy.factor(expr)
+    return [sympy.latex(expanded), sympy.latex(factored), str(expanded).replace("**", "^"),
+            str(factored).replace("**", "^"), sympy.latex(sympy.Add(*reversed(expanded.as_ordered_terms()), evaluate=False))]
+
+
+PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROPERTY
+@given(polynomials(), st.data())
+def test_equal_forms_of_a_polynomial_pass(expr, data):
+    forms = _forms(expr)
+    a, b = data.draw(st.sampled_from(forms)), data.draw(st.sampled_from(forms))
+    assert Grader().grade(a, b).status == "pass", (a, b)
+
+
+@PROPERTY
+@given(polynomials(), st.sampled_from(["constant", "sign", "abs", "factor", "shift"]), coefficients.filter(bool))
+def test_perturbed_forms_of_a_polynomial_fail(expr, how, k):
+    perturbed = {
+        "constant": expr + k, "sign": -expr, "abs": sympy.Abs(sympy.expand(expr)), "factor": expr * (abs(k) + 1),
+        "shift": expr.subs(X, X + k),
+    }[how]
+    if sympy.simplify(perturbed - expr) == 0:
+        return  # the perturbation happened to change nothing (e.g. shifting a constant)
+    reference = sympy.latex(sympy.expand(expr))
+    assert Grader().grade(sympy.latex(perturbed), reference).status == "fail", (perturbed, reference)
+
+
+@PROPERTY
+@given(st.fractions(min_value=-100, max_value=100, max_denominator=60))
+def test_a_decimal_within_tolerance_of_a_fraction_passes_and_a_wrong_digit_fails(value):
+    reference = f"\\frac{{{value.numerator}}}{{{value.denominator}}}" if value.denominator != 1 else str(value.numerator)
+    decimal = repr(float(value))
+    assert Grader().grade(decimal, reference).status == "pass", (decimal, reference)
+    assert Grader().grade(repr(float(value) + 0.01), reference).status == "fail"

@@ -22,7 +22,7 @@ from reason.voting import group_answers, majority
         ("Final answer: 12", ["answer_is"], "12"),
         ("3 apples then 12 pears.", ["last_number"], "12"),
         ("no digits here", ["hashes", "last_number"], None),
-        ("#### 5\nThe answer is 6.", ["hashes", "answer_is"], "5"),
+        ("#### 5\nThe answer is 6.", ["hashes", "answer_is"], "6"),  # the answer marked last wins
     ],
 )
 def test_extraction_rules(text, rules, expected):

@@ -25,7 +25,7 @@ from reason.errors import ConfigError
 
 Rule = Callable[[str], str | None]
 
-_NUMBER = r"-?\$?\d[\d,]*(?:\.\d+)?|-?\.\d+"
+_NUMBER = r"(?<![A-Za-z\d.])(?:-?\$?\d[\d,]*(?:\.\d+)?|-?\.\d+)"  # not a digit inside a word (AZYUK2A)
 
 
 def last_boxed(text: str) -> str | None:
@@ -106,8 +106,24 @@ def _after_last(phrase: re.Pattern[str], text: str) -> tuple[int, str] | None:
     if "\\boxed" in span or "\\fbox" in span:
         boxed = last_boxed(span)
         return (matches[-1].start(), boxed) if boxed else None
-    span = unwrap(span)
-    return (matches[-1].start(), span) if span else None
+    span = unwrap(_stated_value(span))
+    return (matches[-1].start(), span) if span and not _prose(span) else None
+
+
+_COPULA = re.compile(r"\s(?:is|are|equals|=)\s+(?=\S)", re.IGNORECASE)
+
+
+def _stated_value(span: str) -> str:
+    """What a sentence says something is: "The largest $n$ is 34" -> "34"; a bare answer is itself."""
+    outside = re.sub(r"\$[^$]*\$", lambda m: "_" * len(m.group(0)), span)  # an "=" inside math is the answer's own
+    found = list(_COPULA.finditer(outside))
+    return span[found[-1].end() :].strip() if found and re.search(r"[A-Za-z]{3,}", outside[: found[-1].start()]) else span
+
+
+def _prose(text: str) -> bool:
+    """Words, not an answer: "given by the equation:" (a rule must capture an answer)."""
+    stripped = text.strip()
+    return stripped.endswith(":") or (len(stripped.split()) >= 3 and not re.search(r"[\d\\^=+*/()\[\]{}<>]", stripped))
 
 
 def _sentence(text: str, start: int) -> str:

@@ -113,3 +113,40 @@ def test_a_decimal_within_tolerance_of_a_fraction_passes_and_a_wrong_digit_fails
     decimal = repr(float(value))
     assert Grader().grade(decimal, reference).status == "pass", (decimal, reference)
     assert Grader().grade(repr(float(value) + 0.01), reference).status == "fail"
+
+
+# -- categories seen when the grader met other graders' public test suites (our own cases for each) --
+
+
+@pytest.mark.parametrize(("prediction", "reference"), [
+    ("19, 46, and 82", "19, 46, 82"), ("19; 46; 82", "19, 46, 82"), ("19 or 46", "19, 46"),
+    ("2", "x = 2"), ("x = 2", "2"), ("f(x)=1", "1"), ("|AB|=1", "1"), ("\\angle APC = 74^\\circ", "74"),
+    ("(p,q)=(3,2)", "(3,2)"), ("x=1, y=2", "(1,2)"), ("x \\approx 3.14", "3.14"), ("x > 3", "(3, \\infty)"),
+    ("1 000", "1000"), ("14{,}916", "14916"), ("5\\", "5"), ("\\\\frac{1}{2}", "\\frac{1}{2}"), ("2**10", "1024"),
+    ("x**2+1", "x^2+1"), ("0.0833333333333333", "\\frac{1}{12}"), ("1.4142135623730951", "\\sqrt{2}"),
+    ("0.333333", "\\frac{1}{3}"),
+])
+def test_forms_other_graders_accept_pass(grader, prediction, reference):
+    assert grader.grade(prediction, reference).status == "pass"
+
+
+@pytest.mark.parametrize(("prediction", "reference"), [
+    ("0.33", "\\frac{1}{3}"),  # a short decimal is exact
+    ("(p,q)=(3,2)", "(2,3)"), ("1.41", "\\sqrt{2}"), ("0.333334", "\\frac{1}{4}"), ("x = 2", "3"),
+])
+def test_near_misses_still_fail(grader, prediction, reference):
+    assert grader.grade(prediction, reference).status == "fail"
+
+
+@pytest.mark.parametrize(("text", "rules", "expected"), [
+    ("Final Answer: The largest $n$ is 34.", ["final_answer", "answer_is"], "34"),
+    ("So \\boxed{255} steps. The final answer is $10,455$.", ["boxed", "final_answer"], "10,455"),
+    ("The code AZYUK2A was used.", ["last_number"], None),  # no digit out of a word
+    ("Our answer is given by the equation:", ["answer_is"], None),  # an answer, not prose
+    ("Our answer is given by the equation: x = 4. So the answer is 4.", ["answer_is"], "4"),
+    ("The answer is $x = 5$.", ["answer_is"], "x = 5"),  # an "=" inside the math is the answer's own
+])
+def test_extraction_captures_an_answer_not_a_sentence(text, rules, expected):
+    from reason.extract import extract_answer
+
+    assert extract_answer(text, rules) == expected

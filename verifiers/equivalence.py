@@ -260,12 +260,24 @@ def _has_relation(node: Answer) -> bool:
 
 
 def _values(node: Answer) -> Answer:
-    """x = 3 -> 3 and x \\in [2, 5) -> [2, 5): the value a relation assigns to its variable."""
-    if isinstance(node, Relation) and node.op in ("=", "in") and isinstance(node.lhs, Sym):
+    """x = 3 -> 3 and x \\in [2, 5) -> [2, 5): the value a relation assigns to what it names. What it names
+    may be any label without numbers: f(x) = 1, |AB| = 1, \\angle APC = 74, (p, q) = (3, 2) all give their value."""
+    if isinstance(node, Relation) and node.op in ("=", "in") and _is_label(node.lhs):
         return node.rhs
     if isinstance(node, Seq):
         return Seq(tuple(_values(item) for item in node.items), node.kind)
     return node
+
+
+def _is_label(node: Answer) -> bool:
+    """An expression of variables only (no numbers, no constants): x, f(x), |AB|, (p, q)."""
+    if isinstance(node, Sym):
+        return True
+    if isinstance(node, Seq):
+        return bool(node.items) and all(_is_label(item) for item in node.items)
+    if isinstance(node, Call):
+        return bool(node.args) and all(_is_label(arg) for arg in node.args)
+    return False
 
 
 def _as_interval(node: Answer, other: Answer) -> Answer:

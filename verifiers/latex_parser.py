@@ -155,6 +155,10 @@ class _Parser:
             chain.append(self.additive())
         if not ops:
             return chain[0]
+        if len(ops) == 1 and ops[0] == "=" and _tuples_of_one_length(chain[0], chain[1]):
+            # (p, q) = (3, 2): one assignment per place
+            pairs = zip(chain[0].items, chain[1].items)  # type: ignore[union-attr]
+            return Seq(tuple(_relation("=", _expr(a), _expr(b)) for a, b in pairs), "tuple")
         if len(ops) == 1:
             return _relation(ops[0], _expr(chain[0]), _expr(chain[1]))
         return _chained(ops, [_expr(c) for c in chain])
@@ -511,6 +515,10 @@ def _expr(node: Answer) -> Expr:
     if not isinstance(node, EXPR_TYPES):
         raise ParseError(f"{type(node).__name__} used where a value is needed")
     return node
+
+
+def _tuples_of_one_length(a: Answer, b: Answer) -> bool:
+    return isinstance(a, Seq) and isinstance(b, Seq) and a.kind == b.kind == "tuple" and len(a.items) == len(b.items) > 1
 
 
 def add_terms(terms: list[Expr]) -> Expr:

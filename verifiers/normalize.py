@@ -47,6 +47,10 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\\[!,]", ""),
         (r"\\[;: ]|\\q?quad(?![a-zA-Z])|~", " "),
         (r"\\operatorname\*?\s*\{\s*([A-Za-z]+)\s*\}", r"\\\1"),
+        (r"\\approx(?![a-zA-Z])|\\simeq(?![a-zA-Z])|\\doteq(?![a-zA-Z])", "="),  # x \approx 3.14 states 3.14
+        (r"\\(?:angle|measuredangle)(?![a-zA-Z])\s*", ""),  # \angle APC = 74 names what is measured
+        (r"\*\*\s*(\d+(?:\.\d+)?|[A-Za-z])", r"^{\1}"),  # Python powers: 2**10 is 2^{10}
+        (r"\*\*", "^"),
     )
 )
 
@@ -57,7 +61,7 @@ _CONNECTORS = {"and", "or", ","}
 _PLAIN_UNITS = re.compile(r"^([-+]?\d[\d,]*(?:\.\d+)?(?:/\d+)?)\s+([A-Za-z]+\.?(?:\s+[A-Za-z]+\.?)*)\s*(?:\^\{?\d\}?)?$")
 _MATH_WORDS = {"pi", "sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "i", "e", "x", "and", "or"}
 _BASE_SUBSCRIPT = re.compile(r"(?<![A-Za-z\d\\_^])(\d+)_\{?\s*(\d+)\s*\}?")
-_PLAIN_CONNECTORS = re.compile(r"\s+(?:and|or)\s+")
+_PLAIN_CONNECTORS = re.compile(r"\s*,?\s+(?:and|or)\s+|\s*;\s*")  # "a, b, and c", "a or b", "a; b"
 _PLAIN = re.compile(r"[0-9A-Za-z+\-*/^()\[\]]+(?:\.[0-9A-Za-z+\-*/^()\[\]]+)*")
 _THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d]|,\d)")
 
@@ -67,7 +71,7 @@ def normalize(answer: str) -> str:
 
     Example: "$\\$1,234.50$" -> "1234.50"; "\\dfrac{1}{2}" -> "\\frac{1}{2}"; "15\\mbox{ cm}^2" -> "15"
     """
-    if _PLAIN.fullmatch(answer):
+    if _PLAIN.fullmatch(answer) and "**" not in answer:
         return answer  # nothing below would change it: the common GSM8K case
     text = answer
     for step in _STEPS:
@@ -150,6 +154,20 @@ def _bracket_depths(text: str) -> list[int]:
     return depths
 
 
+def _escapes(text: str) -> str:
+    """JSON-escaped LaTeX (\\\\frac) reads as LaTeX; a stray trailing backslash goes."""
+    text = re.sub(r"\\\\(?=[a-zA-Z])", r"\\", text)
+    return text[:-1] if text.endswith("\\") and not text.endswith("\\\\") else text
+
+
+_SPACED_THOUSANDS = re.compile(r"^-?\d{1,3}(?: \d{3})+(?:\.\d+)?$")
+
+
+def _spaced_thousands(text: str) -> str:
+    """'1 000' and '14 916.5' (space or thin-space thousands separators) -> '1000', '14916.5'."""
+    return text.replace(" ", "") if _SPACED_THOUSANDS.match(text) else text
+
+
 def _tidy(text: str) -> str:
     text = " ".join(text.split())
     text = text.strip().rstrip(".,;").strip()
@@ -158,6 +176,7 @@ def _tidy(text: str) -> str:
 
 _STEPS: tuple[Callable[[str], str], ...] = (
     lambda t: t.translate(_UNICODE),
+    _escapes,
     unwrap,
     _rewrite,
     _math_style,
@@ -168,4 +187,5 @@ _STEPS: tuple[Callable[[str], str], ...] = (
     _plain_units,
     _thousands,
     _tidy,
+    _spaced_thousands,
 )

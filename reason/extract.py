@@ -6,11 +6,13 @@ compete by position: the answer marked LAST in the text wins, whichever rule mar
 ("\\boxed{4} is wrong, the answer is 7" -> 7; an intermediate box does not beat a later
 "The final answer is"). Only when no marker finds anything do the fallbacks (choice,
 last_number) apply, in the style's order:
-- "boxed": the last `\\boxed{...}` / `\\fbox{...}` (nested braces respected; `\\boxed 5` too)
+- "boxed": the last `\\boxed{...}` / `\\fbox{...}` (nested braces respected; `\\boxed 5` too);
+  boxes written side by side (`\\boxed{1}, \\boxed{2}`, `\\boxed{a} \\quad\\text{and}\\quad \\boxed{b}`) are one list
 - "hashes": GSM8K's `#### 42`
 - "answer_is": "The answer is X", "Final answer: X", "**Answer:** X" (the last one)
 - "final_answer": only the "final answer" phrasings (Minerva's "Final Answer: The final answer is $X$.")
 - "choice": a multiple-choice letter, "(B)" or "the answer is B"
+- "last_math": the last $...$ / \\(...\\) / \\[...\\] segment, MATH's fallback (as Math-Verify's)
 - "last_number": the last number in the text, GSM8K's fallback
 Leaves out: normalising what it finds (the grader's job): the raw answer string is
 returned, with only surrounding `$...$`, a wrapping `\\boxed{}` and markdown bold removed.
@@ -40,17 +42,31 @@ def last_boxed(text: str) -> str | None:
 
 
 def _boxed_at(text: str) -> tuple[int, str] | None:
-    commands = list(_BOX.finditer(text))
-    closers: dict[int, int] | None = None
-    for match in reversed(commands):
+    """(start, content) of the last box; boxes written side by side ("\\boxed{1}, \\boxed{2}") are one list."""
+    boxes = _boxes(text)
+    if not boxes:
+        return None
+    run = [boxes[-1]]
+    for box in reversed(boxes[:-1]):
+        if not _BOX_SEPARATOR.fullmatch(text[box[1] : run[0][0]]):
+            break
+        run.insert(0, box)
+    return run[0][0], ", ".join(content for _, _, content in run)
+
+
+_BOX_SEPARATOR = re.compile(r"(?:\s|[,;$]|\\[()\[\]]|\\q?quad|\\text\{\s*(?:and|or|,)?\s*\}|\band\b|\\,)*")
+
+
+def _boxes(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, content) of every complete box, in order; an unbalanced one is skipped."""
+    closers = _matching_braces(text)
+    found = []
+    for match in _BOX.finditer(text):
         if match.group(1) is not None:  # "\boxed 5": the argument is the next token
-            return match.start(), match.group(1)
-        if closers is None:
-            closers = _matching_braces(text)
-        open_at = match.end() - 1
-        if open_at in closers:
-            return match.start(), text[open_at + 1 : closers[open_at]].strip()
-    return None
+            found.append((match.start(), match.end(), match.group(1)))
+        elif (open_at := match.end() - 1) in closers:
+            found.append((match.start(), closers[open_at] + 1, text[open_at + 1 : closers[open_at]].strip()))
+    return found
 
 
 _BOX = re.compile(r"\\(?:boxed|fbox)(?:\s*\{|\s+([^\s{$.,;]+))")
@@ -155,6 +171,19 @@ def choice(text: str) -> str | None:
     return f"({matches[-1]})" if matches else None
 
 
+_MATH_SEGMENT = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$])\$([^$]+?)\$", re.DOTALL)
+
+
+def last_math(text: str) -> str | None:
+    """The last math segment ($...$, $$...$$, \\(...\\), \\[...\\]): MATH-style text with no marked answer.
+
+    Example: "Therefore $x \\geq 5$ is the solution." -> "x \\geq 5"
+    """
+    segments = [next(g for g in m.groups() if g is not None).strip() for m in _MATH_SEGMENT.finditer(text)]
+    segments = [s for s in segments if s]
+    return segments[-1] if segments else None
+
+
 def last_number(text: str) -> str | None:
     """The last number in the text, GSM8K-style fallback. Example: "3 apples, then 12." -> "12"."""
     matches = re.findall(_NUMBER, text)
@@ -167,6 +196,7 @@ RULES: dict[str, Rule] = {
     "answer_is": answer_is,
     "final_answer": final_answer,
     "choice": choice,
+    "last_math": last_math,
     "last_number": last_number,
 }
 """Every extraction rule by name; task styles refer to these names."""

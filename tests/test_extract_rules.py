@@ -82,3 +82,16 @@ def test_extraction_is_linear_on_hostile_text():
     for rule in RULES.values():
         rule(hostile)
     assert time.perf_counter() - started < 1.0
+
+
+def test_boxes_side_by_side_are_one_list_and_separated_ones_are_not():
+    assert extract_answer("\\boxed{1}, \\boxed{2}", ["boxed"]) == "1, 2"
+    assert extract_answer("$\\boxed{(2, 2)} \\quad \\text{and} \\quad \\boxed{(6, 2)}$", ["boxed"]) == "(2, 2), (6, 2)"
+    assert extract_answer("First \\boxed{4}. Then we see the answer is \\boxed{7}", ["boxed"]) == "7"
+
+
+def test_last_math_is_the_fallback_for_unmarked_math_text():
+    assert extract_answer("Therefore $x \\geq 5$ is the solution.", ["boxed", "answer_is", "last_math"]) == "x \\geq 5"
+    assert extract_answer("Answer \\[ 9 \\]", ["boxed", "answer_is", "last_math"]) == "9"
+    assert extract_answer("We get $3$, so the answer is $4$.", ["boxed", "answer_is", "last_math"]) == "4"
+    assert extract_answer("no math here", ["last_math"]) is None

@@ -96,7 +96,10 @@ class Grader:
             if cached is not None:
                 self._cache.move_to_end(key)
                 return cached
-        verdict = self._grade(prediction, reference)
+        try:
+            verdict = self._grade(prediction, reference)
+        except Exception as exc:  # a grading is a verdict, whatever the input
+            return Verdict(status="error", rule="grader", detail=f"{type(exc).__name__}: {exc}"[:300])
         if verdict.status in ("pass", "fail") and self.config.cache_size:
             with self._lock:
                 self._cache[key] = verdict

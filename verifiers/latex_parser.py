@@ -43,6 +43,11 @@ class ParseError(ValueError):
 
 _NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+(?![\d.]))?")
 _WORD = re.compile(r"[A-Za-z]+")
+
+
+def _digit(char: str) -> bool:
+    """An ASCII digit (str.isdigit() also says yes to '²', which no number pattern reads)."""
+    return len(char) == 1 and "0" <= char <= "9"
 _SIGNED_DIGIT = re.compile(r"[-+]?\s*\d")
 
 FUNCTIONS = {
@@ -255,7 +260,7 @@ class _Parser:
         self.enter()
         try:
             char = self.peek()
-            if char.isdigit() or (char == "." and self.s[self.i + 1 : self.i + 2].isdigit()):
+            if _digit(char) or (char == "." and _digit(self.s[self.i + 1 : self.i + 2])):
                 return self.number()
             if char.isalpha():
                 return self.word()
@@ -371,7 +376,7 @@ class _Parser:
         char = self.peek()
         if char == "{":
             return _expr(self.group("{", "}"))
-        if char.isdigit():
+        if _digit(char):
             self.i += 1
             return Num(Fraction(int(char)))
         if char.isalpha():

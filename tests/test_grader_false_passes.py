@@ -125,6 +125,7 @@ def test_a_decimal_within_tolerance_of_a_fraction_passes_and_a_wrong_digit_fails
     ("1 000", "1000"), ("14{,}916", "14916"), ("5\\", "5"), ("\\\\frac{1}{2}", "\\frac{1}{2}"), ("2**10", "1024"),
     ("x**2+1", "x^2+1"), ("0.0833333333333333", "\\frac{1}{12}"), ("1.4142135623730951", "\\sqrt{2}"),
     ("0.333333", "\\frac{1}{3}"),
+    ("x = 5+5+1 = 7 = 11", "x = 11"), ("z = 3+3 = 2", "z = 2"), ("x = 1/3 \\approx 0.33", "\\frac{1}{3}"),
 ])
 def test_forms_other_graders_accept_pass(grader, prediction, reference):
     assert grader.grade(prediction, reference).status == "pass"
@@ -133,6 +134,7 @@ def test_forms_other_graders_accept_pass(grader, prediction, reference):
 @pytest.mark.parametrize(("prediction", "reference"), [
     ("0.33", "\\frac{1}{3}"),  # a short decimal is exact
     ("(p,q)=(3,2)", "(2,3)"), ("1.41", "\\sqrt{2}"), ("0.333334", "\\frac{1}{4}"), ("x = 2", "3"),
+    ("x = 5+5+1 = 11 = 12", "x = 11"),  # a chain states its last member
 ])
 def test_near_misses_still_fail(grader, prediction, reference):
     assert grader.grade(prediction, reference).status == "fail"

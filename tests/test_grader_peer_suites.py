@@ -21,8 +21,8 @@ from peer_cases import PeerCase, peer_cases
 from reason.tasks import task_style
 from reason.verifiers.grader import Grader
 
-AGREEMENT_FLOOR = 221
-"""Cases (of 274) on which we agreed with the suite's labels when this test was written (80.7%)."""
+AGREEMENT_FLOOR = 227
+"""Cases (of 274) on which we agreed with the suite's labels when last measured (82.8%)."""
 
 OUR_POLICY = {
     "test_all.py:132:8": "math spanning lines ($ \\n 9 \\n $) is still math to us; the suite says no answer",

@@ -561,8 +561,13 @@ def _relation(op: str, lhs: Expr, rhs: Expr) -> Relation:
     return Relation(op, lhs, rhs)  # type: ignore[arg-type]
 
 
-def _chained(ops: list[str], chain: list[Expr]) -> Relation:
-    """a < x <= b -> x in (a, b]; b > x > a likewise. Other chains are not answers we grade."""
+def _chained(ops: list[str], chain: list[Expr]) -> Answer:
+    """a < x <= b -> x in (a, b]; b > x > a likewise. An equality chain states its last member:
+    x = 5+5+1 = 11 -> x = 11 (what it names: the member before the last, or the first, when a variable).
+    Other chains are not answers we grade."""
+    if all(op == "=" for op in ops):
+        named = next((c for c in (chain[-2], chain[0]) if isinstance(c, Sym)), None)
+        return chain[-1] if named is None else Relation("=", named, chain[-1])
     if len(ops) != 2 or not isinstance(chain[1], Sym):
         raise ParseError("unsupported chain of relations")
     if all(op in ("<", "<=") for op in ops):

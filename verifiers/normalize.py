@@ -47,6 +47,7 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\\[!,]", ""),
         (r"\\[;: ]|\\q?quad(?![a-zA-Z])|~", " "),
         (r"\\operatorname\*?\s*\{\s*([A-Za-z]+)\s*\}", r"\\\1"),
+        (r"(=[^=]*?)\s*\\approx(?![a-zA-Z]).*$", r"\1"),  # x = 1/3 \approx 0.33: the exact value is the answer
         (r"\\approx(?![a-zA-Z])|\\simeq(?![a-zA-Z])|\\doteq(?![a-zA-Z])", "="),  # x \approx 3.14 states 3.14
         (r"\\(?:angle|measuredangle)(?![a-zA-Z])\s*", ""),  # \angle APC = 74 names what is measured
         (r"\*\*\s*(\d+(?:\.\d+)?|[A-Za-z])", r"^{\1}"),  # Python powers: 2**10 is 2^{10}

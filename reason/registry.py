@@ -172,3 +172,9 @@ def component_choice(group: str, value: Any, instance_of: type, label: str, obje
     if isinstance(value, instance_of):
         return value
     raise ConfigError(f"a {label} is a registered name, a spec (name and params) or {objects}; got {type(value).__name__}")
+
+
+def build_choice(group: str, choice: Any) -> Any:
+    """The object for a choice validated by `component_choice`: a spec is built through the registry
+    (its parameters validated), an object is returned as it is."""
+    return registry.build(group, choice.name, **choice.params) if isinstance(choice, ComponentSpec) else choice

@@ -18,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from reason.errors import ConfigError, PRMError
 from reason.generator import Generator, MeteredGenerator
-from reason.registry import ComponentSpec, component_choice
+from reason.registry import ComponentSpec, build_choice, component_choice
 from reason.types import Compute, Problem
 
 StepsBatch = Sequence[Sequence[str]]
@@ -83,13 +83,9 @@ def prm_choice(value: Any) -> Any:
 
 
 def build_prm(choice: Any) -> PRM:
-    """The PRM object for a validated choice (see `prm_choice`)."""
-    from reason.registry import registry
-
-    choice = prm_choice(choice)
-    if isinstance(choice, PRMSpec):
-        return registry.get("prm", choice.name)(**choice.params)
-    return choice
+    """The PRM object for a choice (see `prm_choice`)."""
+    prm: PRM = build_choice("prm", prm_choice(choice))
+    return prm
 
 
 class MeteredPRM:

@@ -18,7 +18,7 @@ from pydantic import Field, field_validator
 from reason.budget import Budget, BudgetedGenerator
 from reason.errors import BudgetExceededError
 from reason.generator import Generator
-from reason.registry import ComponentSpec, component_choice, registry
+from reason.registry import ComponentSpec, build_choice, component_choice
 from reason.searcher import Searcher
 from reason.searchers.sampling import sample_solutions, sample_tree
 from reason.tree import ROOT, SearchTree, graph_from_json
@@ -41,11 +41,8 @@ def searcher_choice(value: Any) -> Any:
 
 
 def build_searcher(choice: Any) -> Searcher:
-    choice = searcher_choice(choice)
-    if isinstance(choice, SearcherSpec):
-        searcher: Searcher = registry.build("searcher", choice.name, **choice.params)
-        return searcher
-    return choice
+    searcher: Searcher = build_choice("searcher", searcher_choice(choice))
+    return searcher
 
 
 def repeat_search(base: Searcher, problem: Problem, generator: Generator, n: int, budget: Budget) -> list[SearchResult]:

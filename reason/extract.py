@@ -176,12 +176,24 @@ _MATH_SEGMENT = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$]
 
 def last_math(text: str) -> str | None:
     """The last math segment ($...$, $$...$$, \\(...\\), \\[...\\]): MATH-style text with no marked answer.
+    Segments joined only by "and", "or" or commas are one list ("$1$ and $2$" -> "1, 2").
 
     Example: "Therefore $x \\geq 5$ is the solution." -> "x \\geq 5"
     """
-    segments = [next(g for g in m.groups() if g is not None).strip() for m in _MATH_SEGMENT.finditer(text)]
-    segments = [s for s in segments if s]
-    return segments[-1] if segments else None
+    segments = [(m.start(), m.end(), next(g for g in m.groups() if g is not None).strip())
+                for m in _MATH_SEGMENT.finditer(text)]
+    segments = [s for s in segments if s[2]]
+    if not segments:
+        return None
+    run = [segments[-1]]
+    for segment in reversed(segments[:-1]):
+        if not _MATH_JOIN.fullmatch(text[segment[1] : run[0][0]]):
+            break
+        run.insert(0, segment)
+    return ", ".join(content for _, _, content in run)
+
+
+_MATH_JOIN = re.compile(r"\s*(?:,|;|\band\b|\bor\b)\s*(?:(?:and|or)\s+)?")
 
 
 def last_number(text: str) -> str | None:

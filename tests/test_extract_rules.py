@@ -95,3 +95,8 @@ def test_last_math_is_the_fallback_for_unmarked_math_text():
     assert extract_answer("Answer \\[ 9 \\]", ["boxed", "answer_is", "last_math"]) == "9"
     assert extract_answer("We get $3$, so the answer is $4$.", ["boxed", "answer_is", "last_math"]) == "4"
     assert extract_answer("no math here", ["last_math"]) is None
+
+
+def test_math_segments_joined_by_and_are_one_list():
+    assert extract_answer("$1$ and $2$ and $3$", ["last_math"]) == "1, 2, 3"
+    assert extract_answer("We find $x = 2$. Then $y = 3$.", ["last_math"]) == "y = 3"

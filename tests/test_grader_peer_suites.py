@@ -23,10 +23,10 @@ from peer_cases import PeerCase, peer_cases
 from reason.tasks import task_style
 from reason.verifiers.grader import Grader
 
-AGREEMENT_FLOOR = 229
-"""Cases (of 274) on which we agreed with the suite's labels when last measured (83.6%)."""
+AGREEMENT_FLOOR = 230
+"""Cases (of 274) on which we agreed with the suite's labels when last measured (83.9%)."""
 
-FLOORS = {"equivalence": 116, "extraction": 113}
+FLOORS = {"equivalence": 117, "extraction": 113}
 """The same floor per kind of case (see `kind`), as last measured."""
 
 OUR_POLICY = {

@@ -124,7 +124,8 @@ def _replace_groups(text: str, command: re.Pattern[str], replace: Callable[[str,
 
 
 def _connectors(text: str) -> str:
-    return _PLAIN_CONNECTORS.sub(",", text)
+    """Plain "and"/"or"/";" between items become commas, and a comma doubled by that (", \\text{ and }") one."""
+    return re.sub(r",(\s*,)+", ",", _PLAIN_CONNECTORS.sub(",", text))
 
 
 def _plain_units(text: str) -> str:

@@ -141,6 +141,8 @@ def check_program(ctx: CheckContext) -> Verdict | None:
 
 
 def _run_verdict(rule: str, run: SandboxResult) -> Verdict:
+    if run.unavailable:
+        return Verdict(status="error", rule="sandbox:unavailable", detail=run.detail)
     if run.status == "timeout":
         return Verdict(status="timeout", rule=rule, detail=f"the run hit its {run.limit} limit")
     if run.status == "error" and run.limit is None:
@@ -317,7 +319,10 @@ def check_reference(ctx: CheckContext, verdicts: list[Verdict]) -> Verdict:
 
 
 def with_reference(verdicts: list[Verdict], reference: Verdict) -> Verdict:
-    """With a reference, only the graded answer can pass; every other check can only fail it."""
+    """With a reference, only the graded answer can pass; every other check can only fail it. A program
+    the sandbox could not run at all (no isolation here) leaves the candidate unchecked: that error decides."""
+    if stranded := next((v for v in verdicts if v.rule == "sandbox:unavailable"), None):
+        return stranded
     for status in ("fail", "timeout"):
         for verdict in [*verdicts, reference]:
             if verdict.status == status:
@@ -331,7 +336,10 @@ def with_reference(verdicts: list[Verdict], reference: Verdict) -> Verdict:
 
 
 def combine(verdicts: list[Verdict]) -> Verdict:
-    """Without a reference: first fail wins; else a timeout; else pass when any passed; else error."""
+    """Without a reference: no sandbox is an error; else first fail wins; else a timeout; else pass when any
+    passed; else error."""
+    if stranded := next((v for v in verdicts if v.rule == "sandbox:unavailable"), None):
+        return stranded
     for status in ("fail", "timeout"):
         for verdict in verdicts:
             if verdict.status == status:

@@ -13,8 +13,13 @@ How the child is contained (the launcher, `verifiers/sandbox_child.py`, does the
   dir removed afterwards), no network (an empty network namespace), home directories hidden;
 - audit-hook guards in the worker (see `verifiers/sandbox_boot.py`) as a second wall;
 - stdout and stderr captured up to `max_output_bytes`; the run is killed when it prints more.
-Where the kernel refuses namespaces the run still happens, under rlimits and the guards alone,
-and `SandboxResult.isolation` says "rlimits".
+It fails closed: where the kernel refuses namespaces, nothing runs, and the result is an `error`
+with `unavailable` set (the code verifier's rule "sandbox:unavailable"); namespaces need a kernel
+that allows (unprivileged) user namespaces, or running as root. Only `namespaces=False`, named
+explicitly, runs under rlimits and the guards alone ("rlimits"), and as root then always as an own
+uid ("rlimits+uid"), so RLIMIT_NPROC binds and the program owns no file; where that uid could not
+even reach the interpreter (a Python under /root), that mode is refused too. A program that never
+started (the worker's exec failed) is an `error`, never a `fail`.
 Leaves out: languages other than Python, stdin for the program, and GPU access.
 """
 
@@ -86,7 +91,8 @@ class SandboxLimits(Frozen):
     python_guards: bool = True
     """Audit hooks refusing sockets, processes, ctypes and file writes outside the work dir."""
     namespaces: bool = True
-    """Isolate with namespaces (and an own uid as root) where the kernel allows; False: rlimits and guards only."""
+    """Isolate with namespaces (and an own uid as root); where they are refused, nothing runs. False names
+    the weak mode explicitly: rlimits and the Python guards only (as root, always as an own uid)."""
 
 
 class SandboxResult(Frozen):
@@ -99,7 +105,10 @@ class SandboxResult(Frozen):
     """Which limit ended the run, when one did."""
     truncated: bool = False
     isolation: str = "none"
-    """"namespaces+uid", "namespaces" (user namespace) or "rlimits" (no namespaces available)."""
+    """"namespaces+uid", "namespaces" (user namespace), or the named weak mode: "rlimits+uid" (as root)
+    or "rlimits"; "none" when nothing ran."""
+    unavailable: bool = False
+    """No run: the isolation asked for is not available here (`detail` says why and how to get it)."""
     wall_s: float = 0.0
     detail: str = ""
 
@@ -117,6 +126,8 @@ class Sandbox:
 
     def run(self, code: str) -> SandboxResult:
         started = time.monotonic()
+        if (refused := _weak_mode_refused(self.limits)) is not None:
+            return SandboxResult(status="error", unavailable=True, detail=refused)
         work = Path(tempfile.mkdtemp(prefix="reason-sandbox-"))
         try:
             return _Run(self.limits, code, work, started).execute()
@@ -221,11 +232,15 @@ class _Run:
 
     def _result(self, proc: subprocess.Popen) -> SandboxResult:
         report = {k: v for line in self.status_lines for k, v in line.items()}
+        if "unavailable" in report:
+            return SandboxResult(status="error", unavailable=True, wall_s=round(time.monotonic() - self.started, 3),
+                                 detail=f"sandbox:unavailable: {report['unavailable']}. {HOW_TO_ISOLATE}")
         exit_code = report.get("exit")
         if "signal" in report:
             exit_code = -report["signal"]
         limit = self.limit or _limit_from_exit(exit_code)
-        status = _status(exit_code, limit, started="isolation" in report)
+        started = "isolation" in report and b"sandbox: worker did not start" not in self.err
+        status = _status(exit_code, limit, started=started)
         detail = report.get("note", "") if status != "error" or limit else _startup_failure(proc, report)
         return SandboxResult(
             status=status,
@@ -238,6 +253,32 @@ class _Run:
             wall_s=round(time.monotonic() - self.started, 3),
             detail=detail,
         )
+
+
+HOW_TO_ISOLATE = (
+    "Namespaces need a kernel that allows unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, "
+    "and a container that does not filter unshare), or running as root; SandboxLimits(namespaces=False) names "
+    "the weak mode (rlimits and Python guards only) explicitly"
+)
+
+
+def _weak_mode_refused(limits: SandboxLimits) -> str | None:
+    """Why the weak mode cannot run here as root: the own uid it must use cannot reach the interpreter."""
+    if limits.namespaces or os.geteuid() != 0:
+        return None
+    blocked = _unreachable(Path(sys.executable).resolve()) or _unreachable(_HERE)
+    if blocked is None:
+        return None
+    return (f"sandbox:unavailable: the weak mode (namespaces=False) runs as root only as an own uid, which cannot "
+            f"reach {blocked} (not searchable by other users); nothing ran. {HOW_TO_ISOLATE}")
+
+
+def _unreachable(path: Path) -> str | None:
+    """The first folder on `path` that users other than its owner cannot enter, if any."""
+    for folder in [*reversed(path.parents), path if path.is_dir() else path.parent]:
+        if not folder.stat().st_mode & 0o001:
+            return str(folder)
+    return None
 
 
 def _status(exit_code: int | None, limit: Limit | None, started: bool) -> Literal["pass", "fail", "error", "timeout"]:
@@ -276,6 +317,7 @@ def _launcher_settings(limits: SandboxLimits, work: Path, status_fd: int, uid: i
         "work": str(work), "status_fd": status_fd, "uid": uid, "hidden": hidden, "keep": keep,
         "tmpfs_mb": limits.scratch_mb, "rlimits": rlimits, "boot_source": _boot_source(),
         "policy": policy, "env": _scrubbed_env(work), "namespaces": limits.namespaces,
+        "refuse_namespaces": os.environ.get("REASON_SANDBOX_REFUSE_NAMESPACES") == "1",
     }
 
 

@@ -99,21 +99,28 @@ def _hide_and_keep(hidden: list[str], keep: list[str], work: str, tmpfs_mb: int)
     _tmpfs(work, tmpfs_mb, "0700")
 
 
-def isolate(cfg: dict) -> str:
-    """Apply the strongest isolation available; return its name.
+class IsolationUnavailable(OSError):
+    """The namespaces the run asked for were refused: the run does not happen (fail closed)."""
 
-    Where the platform refuses part of it (no user namespaces, mounts denied by a security
-    module), whatever was applied stays and the run continues under rlimits and the guards.
+
+def isolate(cfg: dict) -> str:
+    """Apply the isolation asked for; return its name.
+
+    With namespaces asked for (the default), a platform that refuses them (no user namespaces,
+    mounts denied by a security module) gets no run at all: `IsolationUnavailable`. Only the
+    explicitly named weak mode (`namespaces=False`) runs under rlimits and the guards alone, and
+    then as an own uid when the launcher is root (see `_supervise`).
     """
     as_root = os.geteuid() == 0
     if not cfg["namespaces"]:
-        return "rlimits"
+        return "rlimits+uid" if as_root else "rlimits"
     try:
+        if cfg.get("refuse_namespaces"):
+            raise OSError("namespaces refused (simulated: REASON_SANDBOX_REFUSE_NAMESPACES)")
         _enter_namespaces(as_root)
         _hide_and_keep(cfg["hidden"], cfg["keep"], cfg["work"], cfg["tmpfs_mb"])
     except OSError as exc:
-        _report(cfg, {"note": f"namespaces unavailable ({exc}); rlimits and Python guards only"})
-        return "rlimits"
+        raise IsolationUnavailable(str(exc)) from exc
     return "namespaces+uid" if as_root else "namespaces"
 
 
@@ -200,11 +207,12 @@ def _children(ppid: int) -> list[int]:
 
 def _supervise(cfg: dict, isolation: str) -> None:
     """Run the worker and report how it ended. As a PID namespace's init, exiting kills the rest."""
-    if isolation != "rlimits":
+    weak = isolation.startswith("rlimits")
+    if not weak:
         _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)
-    uid = cfg["uid"] if isolation == "namespaces+uid" else None
+    uid = cfg["uid"] if isolation.endswith("+uid") else None  # as root: never the program's uid
     status = _wait_for(_start_worker(cfg, uid))
-    if isolation == "rlimits":
+    if weak:
         _kill_leftovers()
     if os.WIFSIGNALED(status):
         _report(cfg, {"signal": os.WTERMSIG(status)})
@@ -219,10 +227,14 @@ def main() -> None:
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    isolation = isolate(cfg)
+    try:
+        isolation = isolate(cfg)
+    except IsolationUnavailable as exc:
+        _report(cfg, {"unavailable": str(exc)})
+        return
     _write_program(cfg["work"], program)
     _report(cfg, {"isolation": isolation})
-    if isolation == "rlimits":
+    if isolation.startswith("rlimits"):
         _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         _supervise(cfg, isolation)
         return

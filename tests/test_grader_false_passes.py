@@ -152,3 +152,9 @@ def test_extraction_captures_an_answer_not_a_sentence(text, rules, expected):
     from reason.extract import extract_answer
 
     assert extract_answer(text, rules) == expected
+
+
+@pytest.mark.parametrize(("prediction", "reference"), [("1/0", "2/0"), ("\\frac{1}{0}", "\\frac{5}{0}"), ("x/0", "y/0")])
+def test_undefined_values_equal_nothing(grader, prediction, reference):
+    """Found while trying ratios (12:00 as 12/0 matched 1:00): SymPy's zoo equals zoo."""
+    assert grader.grade(prediction, reference).status == "fail"

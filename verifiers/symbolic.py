@@ -72,6 +72,8 @@ class SympyTier:
 
     def equal(self, a: Expr, b: Expr) -> bool:
         left, right = to_sympy(a), to_sympy(b)
+        if _undefined(left) or _undefined(right):
+            return False  # 1/0 is not 2/0: an undefined value equals nothing (signed infinities are decided earlier)
         if sympy.simplify(left - right) == 0:
             return True
         return bool(left.equals(right))
@@ -84,6 +86,11 @@ class SympyTier:
         if ratio.free_symbols or ratio == 0 or ratio.is_finite is False:
             return False
         return not positive or bool(ratio.is_positive)
+
+
+def _undefined(value: Any) -> bool:
+    """Complex infinity or NaN anywhere in the expression (a division by zero, 0/0)."""
+    return bool(value.has(sympy.zoo, sympy.nan))
 
 
 def decide(prediction: str, reference: str, rel_tol: float, confirm_identities: bool) -> tuple[bool, str, str, str]:

@@ -43,14 +43,21 @@ def last_boxed(text: str) -> str | None:
 
 def _boxed_at(text: str) -> tuple[int, str] | None:
     """(start, content) of the last box; boxes written side by side ("\\boxed{1}, \\boxed{2}") are one list."""
-    boxes = _boxes(text)
-    if not boxes:
+    return _last_run(text, _boxes(text), _BOX_SEPARATOR)
+
+
+def _last_run(text: str, found: list[tuple[int, int, str]], separator: re.Pattern[str]) -> tuple[int, str] | None:
+    """(start, contents joined by ", ") of the last item and those before it that only `separator` parts.
+
+    Example: "$1$ and $2$" with math segments and the and-separator -> (0, "1, 2")
+    """
+    if not found:
         return None
-    run = [boxes[-1]]
-    for box in reversed(boxes[:-1]):
-        if not _BOX_SEPARATOR.fullmatch(text[box[1] : run[0][0]]):
+    run = [found[-1]]
+    for item in reversed(found[:-1]):
+        if not separator.fullmatch(text[item[1] : run[0][0]]):
             break
-        run.insert(0, box)
+        run.insert(0, item)
     return run[0][0], ", ".join(content for _, _, content in run)
 
 
@@ -59,9 +66,11 @@ _BOX_SEPARATOR = re.compile(r"(?:\s|[,;$]|\\[()\[\]]|\\q?quad|\\text\{\s*(?:and|
 
 def _boxes(text: str) -> list[tuple[int, int, str]]:
     """(start, end, content) of every complete box, in order; an unbalanced one is skipped."""
-    closers = _matching_braces(text)
+    closers: dict[int, int] | None = None
     found = []
     for match in _BOX.finditer(text):
+        if closers is None:  # one brace scan, paid only when a box command is there
+            closers = _matching_braces(text)
         if match.group(1) is not None:  # "\boxed 5": the argument is the next token
             found.append((match.start(), match.end(), match.group(1)))
         elif (open_at := match.end() - 1) in closers:
@@ -182,15 +191,8 @@ def last_math(text: str) -> str | None:
     """
     segments = [(m.start(), m.end(), next(g for g in m.groups() if g is not None).strip())
                 for m in _MATH_SEGMENT.finditer(text)]
-    segments = [s for s in segments if s[2]]
-    if not segments:
-        return None
-    run = [segments[-1]]
-    for segment in reversed(segments[:-1]):
-        if not _MATH_JOIN.fullmatch(text[segment[1] : run[0][0]]):
-            break
-        run.insert(0, segment)
-    return ", ".join(content for _, _, content in run)
+    found = _last_run(text, [s for s in segments if s[2]], _MATH_JOIN)
+    return found[1] if found else None
 
 
 _MATH_JOIN = re.compile(r"\s*(?:,|;|\band\b|\bor\b)\s*(?:(?:and|or)\s+)?")

@@ -131,7 +131,6 @@ registry = Registry()
 """The process-wide registry."""
 
 
-
 class ComponentSpec(Frozen):
     """A registered component by name, with its constructor parameters."""
 

@@ -299,6 +299,8 @@ class CodeVerifier:
         ctx = CheckContext(problem, candidate, self.sandbox, self.config)
         try:
             verdicts = [v for name in self.config.checks if (v := CHECKS[name](ctx)) is not None]
+            if stranded := next((v for v in verdicts if v.rule == "sandbox:unavailable"), None):
+                return stranded  # a program the sandbox could not run leaves the candidate unchecked
             if problem.answer is None:
                 return combine(verdicts)
             return with_reference(verdicts, check_reference(ctx, verdicts))
@@ -319,10 +321,7 @@ def check_reference(ctx: CheckContext, verdicts: list[Verdict]) -> Verdict:
 
 
 def with_reference(verdicts: list[Verdict], reference: Verdict) -> Verdict:
-    """With a reference, only the graded answer can pass; every other check can only fail it. A program
-    the sandbox could not run at all (no isolation here) leaves the candidate unchecked: that error decides."""
-    if stranded := next((v for v in verdicts if v.rule == "sandbox:unavailable"), None):
-        return stranded
+    """With a reference, only the graded answer can pass; every other check can only fail it."""
     for status in ("fail", "timeout"):
         for verdict in [*verdicts, reference]:
             if verdict.status == status:
@@ -336,10 +335,7 @@ def with_reference(verdicts: list[Verdict], reference: Verdict) -> Verdict:
 
 
 def combine(verdicts: list[Verdict]) -> Verdict:
-    """Without a reference: no sandbox is an error; else first fail wins; else a timeout; else pass when any
-    passed; else error."""
-    if stranded := next((v for v in verdicts if v.rule == "sandbox:unavailable"), None):
-        return stranded
+    """Without a reference: first fail wins; else a timeout; else pass when any passed; else error."""
     for status in ("fail", "timeout"):
         for verdict in verdicts:
             if verdict.status == status:

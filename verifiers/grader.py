@@ -86,18 +86,17 @@ class Grader:
 
     def grade(self, prediction: str | None, reference: str) -> Verdict:
         """Compare a predicted answer with the reference answer (a marked answer in model text is read first)."""
-        if prediction is not None and self.config.extract:
-            prediction = extract_answer(prediction, list(MARKERS)) or prediction
         if prediction is None or not prediction.strip():
             return Verdict(status="fail", rule="no-answer", detail="no answer was given")
-        key = (prediction, reference)
+        key = (prediction, reference)  # the raw text: a cached pair skips the extraction below too
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
                 return cached
+        marked = extract_answer(prediction, list(MARKERS)) if self.config.extract else None
         try:
-            verdict = self._grade(prediction, reference)
+            verdict = self._grade(marked or prediction, reference)
         except Exception as exc:  # a grading is a verdict, whatever the input
             return Verdict(status="error", rule="grader", detail=f"{type(exc).__name__}: {exc}"[:300])
         if verdict.status in ("pass", "fail") and self.config.cache_size:

@@ -52,7 +52,7 @@ NATIVE_AXIOMS = frozenset({"Lean.ofReduceBool", "Lean.ofReduceNat", "Lean.trustC
 _DENIED_IMPORTS = frozenset({"sorryAx"}) | NATIVE_AXIOMS
 """Imported axioms that are never library facts (for a backend whose imports hide proofs)."""
 _THEOREM = re.compile(
-    r"^(?P<indent>\s*)(?:@\[[^\]]*\]\s*)*(?:(?:protected|noncomputable|nonrec)\s+)*"
+    r"^\s*(?:@\[[^\]]*\]\s*)*(?:(?:protected|noncomputable|nonrec)\s+)*"
     r"(?P<kind>theorem|lemma|example)\b(?:\s+(?P<name>[^\s:({\[]+))?",
     re.MULTILINE,
 )
@@ -196,9 +196,9 @@ class LeanVerifier:
     def check_source(self, source: str, names: Sequence[str] | None = None, text_filter: bool = True) -> Verdict:
         """Check a whole Lean file (Init and Std are available; no imports needed): it must elaborate
         without errors or sorry, and each theorem in `names` (None: every theorem, lemma and example
-        in the file) must rest on the standard axioms alone. (A file that states no theorem passes when it
-elaborates: it claims nothing.) `text_filter=False` skips the source-text
-        refusals, leaving the decision to Lean's own environment (tests use it to show that suffices)."""
+        in the file) must rest on the standard axioms alone (a file that states no theorem passes when it
+        elaborates: it claims nothing). `text_filter=False` skips the source-text refusals, leaving the
+        decision to Lean's own environment (tests use it to show that suffices)."""
         if text_filter and (refused := refused_text(source, self.config.allow_native_decide)):
             return Verdict(status="fail", rule=self.name, detail=refused)
         source, found = (source, list(names)) if names is not None else named_theorems(source)

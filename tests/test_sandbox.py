@@ -6,10 +6,19 @@ The hostile suite (attacks with host-side assertions) is in tests/test_sandbox_h
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
-from reason.verifiers.sandbox import Sandbox, SandboxLimits, _weak_mode_refused, run_code
+from reason.verifiers import sandbox as sandbox_module
+from reason.verifiers.sandbox import Sandbox, SandboxLimits, _bwrap_probe, _weak_mode_refused, run_code
+
+LAYERS = [pytest.param("bwrap", marks=pytest.mark.skipif(bool(_bwrap_probe()), reason=f"bwrap: {_bwrap_probe()}")),
+          "namespaces"]
 
 
 def test_prints_and_passes():
@@ -69,21 +78,66 @@ def test_cpu_limit_is_a_timeout():
     assert result.limit == "cpu_time"
 
 
-def test_memory_limit_is_an_error():
-    result = Sandbox(SandboxLimits(memory_mb=256)).run("x = bytearray(512 * 2**20)")
-    assert (result.status, result.limit) == ("error", "memory")
+@pytest.mark.parametrize("layer", LAYERS)
+def test_a_refused_allocation_is_the_programs_failure(layer):
+    result = Sandbox(SandboxLimits(memory_mb=256, layer=layer)).run("x = bytearray(512 * 2**20)")
+    assert (result.status, result.limit) == ("fail", None)  # the kernel refused it (RLIMIT_AS); the host saw no hit
+    assert "MemoryError" in result.stderr
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_memory_held_past_the_limit_by_two_processes_is_killed_by_the_host(layer):
+    """Each process stays under RLIMIT_AS (256 MB); together they hold about 320 MB: the host's sum ends the run."""
+    code = ("import os, time\nos.fork()\nx = bytearray(150 * 2**20)\n"
+            "for i in range(0, len(x), 4096): x[i] = 1\ntime.sleep(20)")
+    result = Sandbox(SandboxLimits(memory_mb=256, wall_s=60, python_guards=False, layer=layer)).run(code)
+    assert (result.status, result.limit) == ("error", "memory"), result
+    assert result.wall_s < 15
 
 
 def test_file_size_limit():
     code = "open('big.bin', 'wb').write(b'0' * (3 * 2**20))"
     result = Sandbox(SandboxLimits(file_size_mb=1)).run(code)
-    assert (result.status, result.limit) == ("error", "file_size")
+    assert (result.status, result.limit) == ("fail", None) and "File too large" in result.stderr
 
 
 def test_open_files_limit():
     code = "files = [open('f%d' % i, 'w') for i in range(100)]"
     result = Sandbox(SandboxLimits(open_files=32)).run(code)
-    assert (result.status, result.limit) == ("error", "open_files")
+    assert (result.status, result.limit) == ("fail", None) and "Too many open files" in result.stderr
+
+
+@pytest.mark.parametrize("code", [f"import sys; sys.exit({n})" for n in (101, 102, 103, 104, 105, 137, 152)]
+                         + ["import os, signal; os.kill(os.getpid(), signal.SIGKILL)",
+                            "import os, signal; os.kill(os.getpid(), signal.SIGXCPU)",
+                            "import sys; print('sandbox: worker did not start', file=sys.stderr); sys.exit(1)"])
+@pytest.mark.parametrize("layer", LAYERS)
+def test_exit_codes_and_self_signals_never_fake_a_limit(code, layer):
+    result = Sandbox(SandboxLimits(layer=layer, cpu_s=5)).run(code)
+    assert (result.status, result.limit) == ("fail", None), result
+
+
+def test_a_worker_that_never_started_is_an_error_not_a_fail(monkeypatch):
+    monkeypatch.setattr(sandbox_module, "_boot_source", lambda: "import sys; sys.exit(1)")
+    result = run_code("print(1)")
+    assert result.status == "error" and result.limit is None and "did not start" in result.detail
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_an_interpreter_under_tmp_is_visible_inside(layer, tmp_path_factory):
+    """A venv made under /tmp (where the sandbox mounts a fresh /tmp) still runs programs."""
+    venv = Path(tempfile.mkdtemp(prefix="reason-venv-", dir="/tmp"))
+    venv.chmod(0o755)  # as `python -m venv /tmp/x` leaves it
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
+        script = ("from reason.verifiers.sandbox import Sandbox, SandboxLimits\n"
+                  f"r = Sandbox(SandboxLimits(layer={layer!r})).run('import sys; print(sys.prefix)')\n"
+                  "print(r.status, r.stdout.strip(), r.detail)")
+        done = subprocess.run([str(venv / "bin" / "python"), "-c", script], capture_output=True, text=True, timeout=120,
+                              cwd="/")
+        assert done.stdout.split()[:2] == ["pass", str(venv)], done.stdout + done.stderr
+    finally:
+        shutil.rmtree(venv)
 
 
 def test_environment_is_scrubbed(monkeypatch):
@@ -113,11 +167,16 @@ def test_undecodable_program_text_does_not_raise():
     assert result.status in ("pass", "fail")
 
 
-def test_isolation_is_reported():
-    result = run_code("pass")
-    assert result.isolation in ("namespaces+uid", "namespaces", "rlimits")
-    if os.geteuid() == 0:
-        assert result.isolation == "namespaces+uid"
+@pytest.mark.parametrize("layer", LAYERS)
+def test_isolation_is_reported(layer):
+    result = Sandbox(SandboxLimits(layer=layer)).run("pass")
+    own_uid = "+uid" if os.geteuid() == 0 else ""
+    assert result.isolation == f"{layer}{own_uid}+seccomp"
+
+
+def test_auto_takes_bwrap_where_it_works():
+    expected = "namespaces" if _bwrap_probe() else "bwrap"
+    assert run_code("pass").isolation.split("+")[0] == expected
 
 
 @pytest.mark.parametrize("code", ["import sys; sys.exit(0)", "raise SystemExit(0)", "import os; os._exit(0)"])
@@ -133,5 +192,5 @@ def test_without_namespaces_only_the_work_dir_is_writable(tmp_path):
         pytest.skip("the weak mode is refused here (tests/test_sandbox_fail_closed.py)")
     result = Sandbox(limits).run(code)
     assert result.isolation in ("rlimits", "rlimits+uid")
-    assert (result.status, result.limit) == ("error", "blocked")
+    assert (result.status, result.limit) == ("fail", None) and "SandboxBlocked" in result.stderr
     assert "inside" not in result.stderr and not outside.exists()

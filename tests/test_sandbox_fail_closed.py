@@ -18,7 +18,8 @@ import pytest
 from reason.types import Problem
 from reason.verifier import unavailable
 from reason.verifiers.code import CodeVerifier
-from reason.verifiers.sandbox import Sandbox, SandboxLimits, _unreachable, _weak_mode_refused
+from reason.verifiers.sandbox import Sandbox, SandboxLimits, _weak_mode_refused
+from reason.verifiers.sandbox_bwrap import unreachable
 
 
 def _hostile(marker: Path, port: int) -> str:
@@ -53,14 +54,15 @@ def listener():
     server.close()
 
 
-def test_refused_namespaces_mean_no_run(tmp_path, listener, monkeypatch):
+@pytest.mark.parametrize("layer", ["auto", "bwrap", "namespaces"])
+def test_refused_namespaces_mean_no_run(tmp_path, listener, monkeypatch, layer):
     port, received = listener
     monkeypatch.setenv("REASON_SANDBOX_REFUSE_NAMESPACES", "1")  # what a container that filters unshare does
     marker = tmp_path / "escaped.txt"
     tmp_path.chmod(0o777)
-    result = Sandbox(SandboxLimits(python_guards=False)).run(_hostile(marker, port))
+    result = Sandbox(SandboxLimits(python_guards=False, layer=layer)).run(_hostile(marker, port))
     assert (result.status, result.unavailable, result.isolation) == ("error", True, "none")
-    assert "sandbox:unavailable" in result.detail and "unprivileged user namespaces" in result.detail
+    assert "sandbox:unavailable" in result.detail and "apt-get install bubblewrap" in result.detail
     assert not marker.exists() and received == [] and result.stdout == ""
 
 
@@ -90,8 +92,8 @@ def test_unreachable_names_the_first_folder_others_cannot_enter():
         (locked / "inner").mkdir(parents=True)
         base.chmod(0o755)
         locked.chmod(0o700)
-        assert _unreachable(locked / "inner") == str(locked)
+        assert unreachable(locked / "inner") == str(locked)
         locked.chmod(0o755)
-        assert _unreachable(locked / "inner") is None
+        assert unreachable(locked / "inner") is None
     finally:
         shutil.rmtree(base)

@@ -1,26 +1,31 @@
 """Run untrusted Python (model-written programs) in an isolated, resource-limited child process.
 
 `Sandbox(limits).run(code)` returns a `SandboxResult` — pass (exit 0), fail (the program exited
-non-zero on its own), timeout (wall or CPU time), error (another limit was hit, or the sandbox
-could not start) — with stdout, stderr and the limit that was hit. It never raises into the
-caller and never leaves a process behind.
+non-zero or was killed, on its own), timeout (wall or CPU time), error (the host saw another limit
+hit, or the program never started) — with stdout, stderr and the limit that was hit. It never
+raises into the caller and never leaves a process behind.
 
-How the child is contained (the launcher, `verifiers/sandbox_child.py`, does the isolation):
-- its own session and process group; a PID namespace whose init takes every leftover process with
-  it; as root, a uid of its own (so RLIMIT_NPROC counts only its processes and it owns no file);
-- rlimits on CPU time, address space, processes, file size and open files; a wall-time kill here;
-- a scrubbed environment, an empty private working directory (a tmpfs of its own, or a fresh temp
-  dir removed afterwards), no network (an empty network namespace), home directories hidden;
-- audit-hook guards in the worker (see `verifiers/sandbox_boot.py`) as a second wall;
-- stdout and stderr captured up to `max_output_bytes`; the run is killed when it prints more.
-It fails closed: where the kernel refuses namespaces, nothing runs, and the result is an `error`
-with `unavailable` set (the code verifier's rule "sandbox:unavailable"); namespaces need a kernel
-that allows (unprivileged) user namespaces, or running as root. Only `namespaces=False`, named
-explicitly, runs under rlimits and the guards alone ("rlimits"), and as root then always as an own
-uid ("rlimits+uid"), so RLIMIT_NPROC binds and the program owns no file; where that uid could not
-even reach the interpreter (a Python under /root), that mode is refused too. A program that never
-started (the worker's exec failed) is an `error`, never a `fail`.
-Leaves out: languages other than Python, stdin for the program, and GPU access.
+Isolation, strongest available first (the launcher, `verifiers/sandbox_child.py`, applies it):
+1. bubblewrap (`sandbox_bwrap.py`): a minimal root of its own, new user/PID/network/IPC/UTS
+   namespaces, no nested user namespaces, as a leased uid of its own when we are root;
+2. where bwrap is absent or refused, the launcher's own namespaces: the host tree read-only with
+   home folders hidden, private /tmp, a fresh /proc, no network, an own uid as root.
+Both add the seccomp filter (`sandbox_seccomp.py`: no sockets, mounts, namespaces, kernel keys,
+ptrace, bpf, memfd, io_uring ...), rlimits (CPU, address space, processes, file size, open files),
+a scrubbed environment, stdin from /dev/null, and the audit-hook guards of `sandbox_boot.py`
+(defence in depth, not a boundary). It fails closed: where neither layer can isolate, nothing
+runs, and the result is an `error` with `unavailable` set (the code verifier's rule
+"sandbox:unavailable"). Only `namespaces=False`, named explicitly, runs under rlimits and the
+guards alone ("rlimits"), as root then always as an own uid ("rlimits+uid"), and where that uid
+cannot reach the interpreter (a Python under /root) that mode is refused too.
+
+Which limit ended a run is decided here, from what the host measured, never from the program's
+exit code: the wall clock; CPU time (the run was killed and its processes used `cpu_s`, per the
+kernel's accounting of the launcher's reaped tree); memory (the resident anonymous and shared
+memory of all its processes, sampled every 50 ms, went over `memory_mb`); output. A program that
+never started (no byte on the started pipe before its code ran) is an `error`, never a `fail`.
+Leaves out: languages other than Python, stdin for the program, GPU access, and cgroups (without
+them a run's memory is bounded per process by RLIMIT_AS and in sum by the 50 ms sampling).
 """
 
 from __future__ import annotations
@@ -43,19 +48,27 @@ from typing import Literal
 from pydantic import Field
 
 from reason.types import Frozen
+from reason.verifiers import sandbox_bwrap
 from reason.verifiers.sandbox_processes import (
-    fresh_uid,
     kill_group,
+    kill_tree,
     kill_uid,
+    leased_uid,
     own_process_count,
+    tree_memory,
 )
+from reason.verifiers.sandbox_seccomp import deny_filter
 
 logger = logging.getLogger(__name__)
 
-Limit = Literal["wall_time", "cpu_time", "memory", "processes", "file_size", "open_files", "output", "blocked"]
+Limit = Literal["wall_time", "cpu_time", "memory", "output"]
+Layer = Literal["auto", "bwrap", "namespaces"]
 
 _HERE = Path(__file__).resolve().parent
 _LAUNCHER, _BOOT = _HERE / "sandbox_child.py", _HERE / "sandbox_boot.py"
+_WATCH_S = 0.05
+"""How often the host samples a run's memory."""
+_KILLED_BY_CPU = {signal.SIGKILL, signal.SIGXCPU}
 
 
 @functools.cache
@@ -63,10 +76,6 @@ def _boot_source() -> str:
     """The worker's bootstrap, passed as source: the private mounts can hide the file's own folder
     (a checkout under /tmp is under the sandbox's fresh /tmp)."""
     return _BOOT.read_text("utf-8")
-
-
-_EXIT_LIMITS: dict[int, Limit] = {101: "memory", 102: "file_size", 103: "open_files", 104: "processes", 105: "blocked"}
-_SIGNAL_LIMITS: dict[int, Limit] = {signal.SIGXCPU: "cpu_time", signal.SIGXFSZ: "file_size"}
 
 
 class SandboxLimits(Frozen):
@@ -77,7 +86,8 @@ class SandboxLimits(Frozen):
     cpu_s: int = Field(default=5, ge=1)
     """CPU seconds per process (RLIMIT_CPU)."""
     memory_mb: int = Field(default=1024, ge=64)
-    """Address space per process (RLIMIT_AS)."""
+    """Memory: the address space of each process (RLIMIT_AS), and the resident memory of all its processes
+    together (sampled by the host; the run is killed past it)."""
     processes: int = Field(default=16, ge=1)
     """Processes the program may run at once, itself included (RLIMIT_NPROC)."""
     file_size_mb: int = Field(default=16, ge=1)
@@ -85,14 +95,17 @@ class SandboxLimits(Frozen):
     open_files: int = Field(default=64, ge=16)
     """Open file descriptors (RLIMIT_NOFILE)."""
     scratch_mb: int = Field(default=64, ge=1)
-    """Size of its private working directory and /tmp when they are tmpfs."""
+    """Size of each private tmpfs it may write: its working directory, /tmp and /dev/shm."""
     max_output_bytes: int = Field(default=64_000, ge=1)
     """Bytes kept of stdout and of stderr; printing more than this kills the run."""
     python_guards: bool = True
-    """Audit hooks refusing sockets, processes, ctypes and file writes outside the work dir."""
+    """Audit hooks refusing sockets, processes, ctypes and file writes outside the work dir (defence in depth)."""
     namespaces: bool = True
-    """Isolate with namespaces (and an own uid as root); where they are refused, nothing runs. False names
-    the weak mode explicitly: rlimits and the Python guards only (as root, always as an own uid)."""
+    """Isolate (bwrap or the launcher's own namespaces); where neither can, nothing runs. False names the weak
+    mode explicitly: rlimits and the Python guards only (as root, always as an own uid)."""
+    layer: Layer = "auto"
+    """Which isolation layer: "auto" (bwrap where it works here, else own namespaces), or one of them by name
+    (a named layer that is unavailable means no run)."""
 
 
 class SandboxResult(Frozen):
@@ -100,16 +113,19 @@ class SandboxResult(Frozen):
     stdout: str = ""
     stderr: str = ""
     exit_code: int | None = None
-    """The program's exit code; negative for a signal; None when it never ran."""
+    """The program's exit code; negative for a signal; None when it never ran. Under bwrap a signal
+    arrives as 128 + its number, as bwrap reports it."""
     limit: Limit | None = None
-    """Which limit ended the run, when one did."""
+    """Which limit ended the run, as measured by the host (never read from the program's exit code)."""
     truncated: bool = False
     isolation: str = "none"
-    """"namespaces+uid", "namespaces" (user namespace), or the named weak mode: "rlimits+uid" (as root)
-    or "rlimits"; "none" when nothing ran."""
+    """The layer and what it added, e.g. "bwrap+uid+seccomp", "namespaces+uid+seccomp", or the named weak
+    mode "rlimits+uid" (as root) / "rlimits"; "none" when nothing ran."""
     unavailable: bool = False
     """No run: the isolation asked for is not available here (`detail` says why and how to get it)."""
     wall_s: float = 0.0
+    cpu_s: float = 0.0
+    """CPU seconds the run's processes used (the kernel's accounting of the reaped tree)."""
     detail: str = ""
 
 
@@ -126,11 +142,14 @@ class Sandbox:
 
     def run(self, code: str) -> SandboxResult:
         started = time.monotonic()
-        if (refused := _weak_mode_refused(self.limits)) is not None:
+        if (refused := _refused(self.limits)) is not None:
             return SandboxResult(status="error", unavailable=True, detail=refused)
         work = Path(tempfile.mkdtemp(prefix="reason-sandbox-"))
         try:
-            return _Run(self.limits, code, work, started).execute()
+            if os.geteuid() != 0:
+                return _Run(self.limits, code, work, started, None).execute()
+            with leased_uid() as uid:
+                return _Run(self.limits, code, work, started, uid).execute()
         except Exception as exc:
             logger.exception("sandbox run failed")
             return SandboxResult(status="error", detail=f"sandbox failure: {exc}", wall_s=time.monotonic() - started)
@@ -144,61 +163,72 @@ def run_code(code: str, limits: SandboxLimits | None = None) -> SandboxResult:
 
 
 class _Run:
-    """One execution: spawn the launcher, pump its output, enforce wall time, clean up."""
+    """One execution: spawn the launcher, pump its output, watch time and memory, clean up, judge."""
 
-    def __init__(self, limits: SandboxLimits, code: str, work: Path, started: float) -> None:
-        self.limits, self.code, self.work, self.started = limits, code, work, started
-        self.uid = fresh_uid() if os.geteuid() == 0 else None
+    def __init__(self, limits: SandboxLimits, code: str, work: Path, started: float, uid: int | None) -> None:
+        self.limits, self.code, self.work, self.started, self.uid = limits, code, work, started, uid
         self.out, self.err = bytearray(), bytearray()
         self.status_lines: list[dict] = []
         self.limit: Limit | None = None
-        self.truncated = False
+        self.truncated = self.program_started = False
+        self.cpu_s = 0.0
 
     def execute(self) -> SandboxResult:
         status_r, status_w = os.pipe()
-        proc = self._spawn(status_w)
-        os.close(status_w)
+        started_r, started_w = os.pipe()
+        settings = _launcher_settings(self.limits, self.work, self.uid, status_fd=status_w, started_fd=started_w)
         try:
-            self._feed(proc)
-            self._pump(proc, status_r)
+            proc = self._spawn(status_w, started_w)
+        finally:
+            os.close(status_w)
+            os.close(started_w)
+        try:
+            self._feed(proc, settings)
+            self._pump(proc, status_r, started_r)
         finally:
             self._kill_everything(proc)
             os.close(status_r)
+            os.close(started_r)
         return self._result(proc)
 
-    def _spawn(self, status_w: int) -> subprocess.Popen:
-        settings = _launcher_settings(self.limits, self.work, status_w, self.uid)
+    def _spawn(self, status_w: int, started_w: int) -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "-I", str(_LAUNCHER), json.dumps(settings)],
+            [sys.executable, "-I", str(_LAUNCHER)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=_scrubbed_env(self.work), cwd=self.work, pass_fds=(status_w,), start_new_session=True,
+            env=_scrubbed_env(str(self.work)), cwd=self.work, pass_fds=(status_w, started_w), start_new_session=True,
         )
 
-    def _feed(self, proc: subprocess.Popen) -> None:
-        """Hand the program over on stdin from a thread, so a launcher that stops reading cannot block us."""
+    def _feed(self, proc: subprocess.Popen, settings: dict) -> None:
+        """Hand settings and program over on stdin from a thread, so a launcher that stops reading cannot block us."""
+        payload = json.dumps({**settings, "program": self.code.encode("utf-8", "replace").decode("utf-8")}).encode()
+
         def write() -> None:
             try:
-                proc.stdin.write(self.code.encode("utf-8", errors="replace"))  # type: ignore[union-attr]
+                proc.stdin.write(payload)  # type: ignore[union-attr]
                 proc.stdin.close()  # type: ignore[union-attr]
             except OSError:
                 pass
 
         threading.Thread(target=write, daemon=True).start()
 
-    def _pump(self, proc: subprocess.Popen, status_r: int) -> None:
+    def _pump(self, proc: subprocess.Popen, status_r: int, started_r: int) -> None:
         deadline = self.started + self.limits.wall_s
         with selectors.DefaultSelector() as sel:
             sel.register(proc.stdout, selectors.EVENT_READ, self.out)  # type: ignore[arg-type]
             sel.register(proc.stderr, selectors.EVENT_READ, self.err)  # type: ignore[arg-type]
-            sel.register(status_r, selectors.EVENT_READ, None)
+            sel.register(status_r, selectors.EVENT_READ, "status")
+            sel.register(started_r, selectors.EVENT_READ, "started")
             while sel.get_map():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     self.limit = self.limit or "wall_time"
                     return
-                for key, _ in sel.select(timeout=min(remaining, 0.5)):
+                for key, _ in sel.select(timeout=min(remaining, _WATCH_S)):
                     if not self._read(sel, key):
                         return
+                if tree_memory(proc.pid) > self.limits.memory_mb * 2**20:
+                    self.limit = "memory"
+                    return
 
     def _read(self, sel: selectors.BaseSelector, key: selectors.SelectorKey) -> bool:
         """Read one chunk; False when the run must stop (output limit)."""
@@ -206,7 +236,10 @@ class _Run:
         if not chunk:
             sel.unregister(key.fileobj)
             return True
-        if key.data is None:
+        if key.data == "started":
+            self.program_started = True
+            return True
+        if key.data == "status":
             self.status_lines += [json.loads(line) for line in chunk.decode().splitlines() if line.strip()]
             return True
         buffer: bytearray = key.data
@@ -218,30 +251,26 @@ class _Run:
         return True
 
     def _kill_everything(self, proc: subprocess.Popen) -> None:
-        kill_group(proc.pid)
+        """Kill what runs below the launcher, so the launcher (their reaper) collects them and exits on its own."""
+        kill_tree(proc.pid)
         if self.uid is not None:
             kill_uid(self.uid)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        status, usage = _reap(proc.pid)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        self.cpu_s = usage.ru_utime + usage.ru_stime
         for stream in (proc.stdin, proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
 
     def _result(self, proc: subprocess.Popen) -> SandboxResult:
         report = {k: v for line in self.status_lines for k, v in line.items()}
+        wall_s = round(time.monotonic() - self.started, 3)
         if "unavailable" in report:
-            return SandboxResult(status="error", unavailable=True, wall_s=round(time.monotonic() - self.started, 3),
+            return SandboxResult(status="error", unavailable=True, wall_s=wall_s,
                                  detail=f"sandbox:unavailable: {report['unavailable']}. {HOW_TO_ISOLATE}")
-        exit_code = report.get("exit")
-        if "signal" in report:
-            exit_code = -report["signal"]
-        limit = self.limit or _limit_from_exit(exit_code)
-        started = "isolation" in report and b"sandbox: worker did not start" not in self.err
-        status = _status(exit_code, limit, started=started)
-        detail = report.get("note", "") if status != "error" or limit else _startup_failure(proc, report)
+        exit_code = -report["signal"] if "signal" in report else report.get("exit")
+        limit = self.limit or ("cpu_time" if self._killed_by_cpu_limit(exit_code) else None)
+        status = _status(exit_code, limit, started=self.program_started)
         return SandboxResult(
             status=status,
             stdout=self.out.decode("utf-8", errors="replace"),
@@ -250,35 +279,84 @@ class _Run:
             limit=limit,
             truncated=self.truncated,
             isolation=report.get("isolation", "none"),
-            wall_s=round(time.monotonic() - self.started, 3),
-            detail=detail,
+            wall_s=wall_s,
+            cpu_s=round(self.cpu_s, 3),
+            detail="" if self.program_started or limit else _startup_failure(proc, report, self.err),
         )
+
+    def _killed_by_cpu_limit(self, exit_code: int | None) -> bool:
+        """Killed by a signal the CPU limit sends, after the run's processes had used that much CPU."""
+        if exit_code is None or self.cpu_s < self.limits.cpu_s:
+            return False
+        signum = -exit_code if exit_code < 0 else exit_code - 128  # bwrap passes a signal on as 128 + n
+        return signum in _KILLED_BY_CPU
+
+
+def _reap(pid: int) -> tuple[int, os.struct_rusage]:  # type: ignore[name-defined]
+    """Wait for the launcher (SIGKILL after 5 s); its wait status and the CPU its whole reaped tree used."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        found, status, usage = os.wait4(pid, os.WNOHANG)
+        if found:
+            return status, usage
+        time.sleep(0.005)
+    kill_group(pid)
+    os.kill(pid, signal.SIGKILL)
+    _, status, usage = os.wait4(pid, 0)
+    return status, usage
 
 
 HOW_TO_ISOLATE = (
-    "Namespaces need a kernel that allows unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, "
-    "and a container that does not filter unshare), or running as root; SandboxLimits(namespaces=False) names "
-    "the weak mode (rlimits and Python guards only) explicitly"
+    "Isolation needs bubblewrap (apt-get install bubblewrap; scripts/setup.sh installs it as root) or a kernel "
+    "that allows user namespaces (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0, and a "
+    "container that does not filter unshare), or running as root; SandboxLimits(namespaces=False) names the weak "
+    "mode (rlimits and Python guards only) explicitly"
 )
+_SIMULATED_REFUSAL = "REASON_SANDBOX_REFUSE_NAMESPACES"
+"""Set to 1, every isolation layer behaves as if the kernel refused it (for tests of failing closed)."""
+
+
+def _refused(limits: SandboxLimits) -> str | None:
+    """Why no run can happen with these limits here, decided before anything starts."""
+    if not limits.namespaces:
+        return _weak_mode_refused(limits)
+    if limits.layer == "bwrap" and (why := _bwrap_refusal()) is not None:
+        return f"sandbox:unavailable: {why}; nothing ran. {HOW_TO_ISOLATE}"
+    return None
+
+
+def _layer(limits: SandboxLimits) -> str:
+    if not limits.namespaces:
+        return "rlimits"
+    if limits.layer != "namespaces" and _bwrap_refusal() is None:
+        return "bwrap"
+    return "namespaces"
+
+
+def _bwrap_refusal() -> str | None:
+    if os.environ.get(_SIMULATED_REFUSAL) == "1":
+        return f"bwrap refused (simulated: {_SIMULATED_REFUSAL})"
+    return _bwrap_probe()
+
+
+@functools.cache
+def _bwrap_probe() -> str | None:
+    """Why bwrap cannot isolate here (tried once per process, as a leased uid when root), or None."""
+    if os.geteuid() != 0:
+        return sandbox_bwrap.unavailable(None)
+    with leased_uid() as uid:
+        return sandbox_bwrap.unavailable(uid)
 
 
 def _weak_mode_refused(limits: SandboxLimits) -> str | None:
     """Why the weak mode cannot run here as root: the own uid it must use cannot reach the interpreter."""
     if limits.namespaces or os.geteuid() != 0:
         return None
-    blocked = _unreachable(Path(sys.executable).resolve()) or _unreachable(_HERE)
+    blocked = sandbox_bwrap.unreachable(Path(sys.executable).resolve()) or sandbox_bwrap.unreachable(_HERE)
     if blocked is None:
         return None
     return (f"sandbox:unavailable: the weak mode (namespaces=False) runs as root only as an own uid, which cannot "
             f"reach {blocked} (not searchable by other users); nothing ran. {HOW_TO_ISOLATE}")
-
-
-def _unreachable(path: Path) -> str | None:
-    """The first folder on `path` that users other than its owner cannot enter, if any."""
-    for folder in [*reversed(path.parents), path if path.is_dir() else path.parent]:
-        if not folder.stat().st_mode & 0o001:
-            return str(folder)
-    return None
 
 
 def _status(exit_code: int | None, limit: Limit | None, started: bool) -> Literal["pass", "fail", "error", "timeout"]:
@@ -289,42 +367,43 @@ def _status(exit_code: int | None, limit: Limit | None, started: bool) -> Litera
     return "pass" if exit_code == 0 else "fail"
 
 
-def _limit_from_exit(exit_code: int | None) -> Limit | None:
-    if exit_code is None:
-        return None
-    if exit_code < 0:
-        return _SIGNAL_LIMITS.get(-exit_code) or ("cpu_time" if -exit_code == signal.SIGKILL else None)
-    return _EXIT_LIMITS.get(exit_code)
+def _startup_failure(proc: subprocess.Popen, report: dict, stderr: bytes | bytearray) -> str:
+    tail = stderr.decode("utf-8", errors="replace").strip().splitlines()[-3:]
+    return f"the sandbox did not start the program (launcher exit {proc.returncode}; report {report}): {' | '.join(tail)}"
 
 
-def _startup_failure(proc: subprocess.Popen, report: dict) -> str:
-    return f"the sandbox did not start the program (launcher exit {proc.returncode}; report {report})"
-
-
-def _launcher_settings(limits: SandboxLimits, work: Path, status_fd: int, uid: int | None) -> dict:
-    hidden = _hidden_dirs()
-    keep = _kept_paths()
+def _launcher_settings(limits: SandboxLimits, work: Path, uid: int | None, status_fd: int, started_fd: int) -> dict:
+    layer, seccomp = _layer(limits), deny_filter()
+    hidden, keep = _hidden_dirs(), _kept_paths()
+    helpers = 2 if layer == "bwrap" else 0  # bwrap's monitor and the namespace's init run as the run's uid
     rlimits = {
         "RLIMIT_CPU": limits.cpu_s,
         "RLIMIT_AS": limits.memory_mb * 2**20,
-        "RLIMIT_NPROC": limits.processes + (0 if uid is not None else own_process_count()),
+        "RLIMIT_NPROC": limits.processes + helpers + (0 if uid is not None else own_process_count()),
         "RLIMIT_FSIZE": limits.file_size_mb * 2**20,
         "RLIMIT_NOFILE": limits.open_files,
         "RLIMIT_CORE": 0,
     }
-    policy = {"guards": limits.python_guards, "hidden": hidden, "keep": keep}
-    return {
-        "work": str(work), "status_fd": status_fd, "uid": uid, "hidden": hidden, "keep": keep,
-        "tmpfs_mb": limits.scratch_mb, "rlimits": rlimits, "boot_source": _boot_source(),
-        "policy": policy, "env": _scrubbed_env(work), "namespaces": limits.namespaces,
-        "refuse_namespaces": os.environ.get("REASON_SANDBOX_REFUSE_NAMESPACES") == "1",
+    settings = {
+        "layer": layer, "work": str(work), "status_fd": status_fd, "started_fd": started_fd, "uid": uid,
+        "hidden": hidden, "keep": keep, "cover": sandbox_bwrap.own_package_inside(keep), "tmpfs_mb": limits.scratch_mb, "rlimits": rlimits,
+        "boot_source": _boot_source(), "seccomp": seccomp.hex() if seccomp else "",
+        "policy": {"guards": limits.python_guards, "hidden": hidden, "keep": keep},
+        "env": _scrubbed_env(str(work)), "namespaces": limits.namespaces,
+        "refuse_namespaces": os.environ.get(_SIMULATED_REFUSAL) == "1",
     }
+    if layer == "bwrap":
+        plan = sandbox_bwrap.plan(_scrubbed_env(sandbox_bwrap.WORK), limits.scratch_mb, seccomp is not None,
+                                  staged=uid is not None)
+        settings["bwrap"] = {**plan, "work": sandbox_bwrap.WORK}
+        settings["isolation"] = "+".join(["bwrap", *(["uid"] if uid is not None else []), *(["seccomp"] if seccomp else [])])
+    return settings
 
 
-def _scrubbed_env(work: Path) -> dict[str, str]:
+def _scrubbed_env(work: str) -> dict[str, str]:
     """Nothing of the caller's environment: no tokens, keys, proxies, or paths to its files."""
     return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(work), "TMPDIR": "/tmp", "LANG": "C.UTF-8",
+        "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": work, "TMPDIR": "/tmp", "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8", "OMP_NUM_THREADS": "1",
     }
 
@@ -335,12 +414,5 @@ def _hidden_dirs() -> list[str]:
 
 
 def _kept_paths() -> list[str]:
-    """Directories the worker needs to read even where they live under a hidden dir: Python and its packages."""
-    paths = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, _HERE)}
-    paths |= {os.path.realpath(p) for p in sys.path if p and os.path.isdir(p)}
-    ordered = sorted(paths, key=len)
-    kept: list[str] = []
-    for path in ordered:
-        if not any(path == k or path.startswith(k.rstrip("/") + "/") for k in kept):
-            kept.append(path)
-    return kept
+    """Directories the worker needs to read even where they live under a hidden dir: the Python install."""
+    return sandbox_bwrap.python_paths()

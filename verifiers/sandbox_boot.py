@@ -1,26 +1,25 @@
-"""The sandbox's worker: installs the Python guards, runs `main.py`, and turns limits into exit codes.
+"""The sandbox's worker: says it started, installs the Python guards, and runs `main.py`.
 
 Run by the launcher as `python -I sandbox_boot.py <policy as JSON>` inside
 the isolated child, as the sandbox's own user. Standard library only.
 
 The guards are audit hooks that refuse, inside Python: sockets, starting processes (os.system,
 subprocess, exec, fork, spawn), ctypes, signals to other processes, writes outside the writable
-roots and reads under hidden directories. They are a second wall behind the operating system's
-(namespaces, uid, rlimits), which is the one that holds against code that gets past Python
-(audit hooks are not a security boundary on their own; see PEP 578).
+roots and reads under hidden directories. They are defence in depth, not a boundary (PEP 578: a
+program gets past them, e.g. through ctypes or by re-importing a module); the boundary is the
+operating system's (bwrap or own namespaces, uid, seccomp, rlimits).
+Before the program runs, the worker writes one byte on the host's "started" pipe and closes it and
+every other inherited descriptor: a run without that byte never started (an `error`, not a `fail`).
+The program's exit code is only ever pass (0) or fail: which limit a run hit is decided on the host.
 Leaves out: guarding C extensions' own system calls.
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import sys
 import traceback
-
-EXIT_CODES = {"memory": 101, "file_size": 102, "open_files": 103, "processes": 104, "blocked": 105}
-"""Exit code for each limit the worker recognises from inside; the host maps them back."""
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
@@ -101,19 +100,10 @@ def _close_unaudited_spawn() -> None:
     _posixsubprocess.fork_exec = fork_exec  # type: ignore[attr-defined]
 
 
-def _limit_hit(exc: BaseException) -> str | None:
-    if isinstance(exc, MemoryError):
-        return "memory"
-    if isinstance(exc, SandboxBlocked):
-        return "blocked"
-    if isinstance(exc, OSError):
-        limits = {errno.EFBIG: "file_size", errno.EMFILE: "open_files", errno.EAGAIN: "processes"}
-        return limits.get(exc.errno) if exc.errno is not None else None
-    return None
-
-
 def main() -> None:
     policy = json.loads(sys.argv[1])
+    os.write(policy["started_fd"], b".")
+    os.closerange(3, 2**16)  # the started pipe and anything else inherited
     work = os.getcwd()
     path = os.path.join(work, "main.py")
     with open(path, encoding="utf-8", errors="replace") as fh:
@@ -131,10 +121,9 @@ def main() -> None:
     except BaseException as exc:
         tb = exc.__traceback__.tb_next if exc.__traceback__ else None  # start at the program, not here
         traceback.print_exception(exc.with_traceback(tb))
-        limit = _limit_hit(exc)
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(EXIT_CODES[limit] if limit else 1)
+        os._exit(1)
 
 
 if __name__ == "__main__":

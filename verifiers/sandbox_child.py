@@ -1,22 +1,27 @@
 """The sandbox's launcher: runs inside the child process and isolates it before any untrusted code runs.
 
-Started by `verifiers.sandbox` as `python -I sandbox_child.py <settings-json>` with the program on
-stdin. Standard library only, because it runs before (and outside) the package's imports. It:
+Started by `verifiers.sandbox` as `python -I sandbox_child.py` with its settings and the program as
+one JSON document on stdin (never on its command line, which /proc shows). Standard library only,
+because it runs before (and outside) the package's imports. It:
 
-1. reads the program, then points stdin at /dev/null;
-2. isolates what the platform allows, strongest first: new mount, network, PID, IPC and UTS
+1. reads its settings and the program, then points stdin at /dev/null;
+2. with the bwrap layer (`sandbox_bwrap.py`): as root, stages the folders the run's uid cannot reach
+   in a private mount namespace, then runs bwrap as that uid under the run's rlimits;
+3. with its own namespaces (where bwrap is absent): new mount, network, PID, IPC and UTS
    namespaces (as root; else inside a new user namespace); an empty private /tmp, /var/tmp,
    /dev/shm; the user's home, /root and /home replaced by empty directories (the Python install
-   re-mounted read-only where it lives under them); everything else read-only; a fresh /proc;
-   as root, a uid of its own that owns nothing on the host. Where namespaces are refused it
-   falls back to resource limits and the Python guards alone, and says so;
-3. starts the worker (a fresh `python -I -c <sandbox_boot.py's source>`) under resource limits and waits for it.
+   re-mounted read-only where it lives under any of them); everything else read-only; a fresh /proc;
+   as root, a uid of its own that owns nothing on the host; the seccomp filter last. Where
+   namespaces are refused, nothing runs (fail closed); only the explicitly named weak mode runs
+   under resource limits and the Python guards alone;
+4. starts the worker (a fresh `python -I -c <sandbox_boot.py's source>`) under resource limits and waits for it.
    With a PID namespace the launcher's child is the namespace's init: when it exits, the kernel
    kills every process left inside, which is how no process outlives a run.
 
 It reports on the status pipe (one JSON object per line, never reachable by the program):
 `{"isolation": ...}` before the program starts, `{"exit": n}` or `{"signal": n}` when it ends.
-Leaves out: seccomp filters and cgroups (memory is bounded by RLIMIT_AS, processes by RLIMIT_NPROC).
+Leaves out: cgroups (memory is bounded by RLIMIT_AS and the host's watch, processes by RLIMIT_NPROC),
+and a minimal root in the own-namespace layer (it sees the host's tree read-only, minus the hidden folders).
 """
 
 from __future__ import annotations
@@ -31,8 +36,8 @@ import sys
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
-PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 38, 1, 36
-SYS_MOUNT_SETATTR, AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = 442, -100, 0x8000, 0x1
+PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_SET_SECCOMP = 38, 1, 36, 22
+SECCOMP_MODE_FILTER = 2
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -55,16 +60,64 @@ def _tmpfs(target: str, size_mb: int, mode: str) -> None:
     _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,mode={mode}")
 
 
-class _MountAttr(ctypes.Structure):
-    _fields_ = [("set", ctypes.c_uint64), ("clr", ctypes.c_uint64), ("prop", ctypes.c_uint64), ("ns", ctypes.c_uint64)]
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime")
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+WORK = "/sandbox"
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+MNT_DETACH = 2
 
 
-def _read_only_everything() -> None:
-    """Every mount in our namespace read-only (mount_setattr, recursive); the root mount alone if unsupported."""
-    attr = _MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0)
-    result = _libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, b"/", AT_RECURSIVE, ctypes.byref(attr), ctypes.sizeof(attr))
-    if result != 0:
-        _mount("none", "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+def _minimal_root(cfg: dict) -> None:
+    """Build a fresh root on a tmpfs and pivot into it: /usr and its links, the Python install and two /etc
+    files read-only, a fresh /dev (own devpts), size-capped /tmp, /dev/shm and work dir; nothing else."""
+    _mount("none", "/", None, MS_REC | MS_PRIVATE)
+    root, size = cfg["work"], cfg["tmpfs_mb"]
+    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    for path in [p for p in SYSTEM_DIRS if os.path.lexists(p)]:
+        if os.path.islink(path):
+            os.symlink(os.readlink(path), root + path)
+        else:
+            _bind_read_only(path, root + path)
+    for path in [p for p in ETC_FILES if os.path.exists(p)]:
+        _bind_read_only(path, root + path)
+    _fresh_dev(root + "/dev", size)
+    for path in ("/tmp", WORK):
+        _tmpfs(root + path, size, "1777" if path == "/tmp" else "0700")
+    for path in cfg["keep"]:
+        _bind_read_only(path, root + path)
+    for path in cfg["cover"]:
+        _tmpfs(root + path, 1, "0755")
+    os.makedirs(root + "/proc")
+    os.chdir(root)
+    _check(_libc.syscall(SYS_PIVOT_ROOT[os.uname().machine], b".", b"."), "pivot_root")
+    _check(_libc.umount2(b".", MNT_DETACH), "umount the old root")
+    os.chdir("/")
+    _mount("none", "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+
+
+def _bind_read_only(source: str, target: str) -> None:
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
+    _mount(source, target, None, MS_BIND | MS_REC)
+    _mount("none", target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | MS_NOSUID)
+
+
+def _fresh_dev(dev: str, size_mb: int) -> None:
+    _tmpfs(dev, 1, "0755")
+    for name in DEVICES:
+        open(f"{dev}/{name}", "a").close()
+        _mount(f"/dev/{name}", f"{dev}/{name}", None, MS_BIND)
+    os.mkdir(f"{dev}/pts")
+    _mount("devpts", f"{dev}/pts", "devpts", MS_NOSUID, "newinstance,ptmxmode=0666,mode=0620")
+    os.symlink("pts/ptmx", f"{dev}/ptmx")
+    _tmpfs(f"{dev}/shm", size_mb, "1777")
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"{dev}/{name}")
 
 
 def _enter_namespaces(as_root: bool) -> None:
@@ -75,28 +128,6 @@ def _enter_namespaces(as_root: bool) -> None:
         for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
             with open(f"/proc/self/{name}", "w") as fh:
                 fh.write(text)
-
-
-def _hide_and_keep(hidden: list[str], keep: list[str], work: str, tmpfs_mb: int) -> None:
-    """Empty tmpfs over hidden dirs and scratch dirs, kept paths re-bound read-only, the work dir fresh."""
-    _mount("none", "/", None, MS_REC | MS_PRIVATE)
-    keep_fds = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in keep}
-    _read_only_everything()
-    for path in hidden:
-        _tmpfs(path, 1, "0755")
-    for path in ("/tmp", "/var/tmp", "/dev/shm"):
-        if os.path.isdir(path):
-            _tmpfs(path, tmpfs_mb, "1777")
-    for path, fd in keep_fds.items():
-        if any(path == h or path.startswith(h.rstrip("/") + "/") for h in hidden):
-            os.makedirs(path, exist_ok=True)
-            _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-            try:
-                _mount("none", path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
-            except OSError:
-                pass  # the bind already came from a read-only tree
-        os.close(fd)
-    _tmpfs(work, tmpfs_mb, "0700")
 
 
 class IsolationUnavailable(OSError):
@@ -118,7 +149,8 @@ def isolate(cfg: dict) -> str:
         if cfg.get("refuse_namespaces"):
             raise OSError("namespaces refused (simulated: REASON_SANDBOX_REFUSE_NAMESPACES)")
         _enter_namespaces(as_root)
-        _hide_and_keep(cfg["hidden"], cfg["keep"], cfg["work"], cfg["tmpfs_mb"])
+        _minimal_root(cfg)
+        cfg["work"] = WORK
     except OSError as exc:
         raise IsolationUnavailable(str(exc)) from exc
     return "namespaces+uid" if as_root else "namespaces"
@@ -150,7 +182,10 @@ def _start_worker(cfg: dict, uid: int | None) -> int:
         _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         os.chdir(cfg["work"])
         _set_limits(cfg["rlimits"])
-        policy, env = _worker_policy(cfg, isolated=uid is not None or os.path.ismount(cfg["work"]))
+        policy, env = _worker_policy(cfg, isolated=cfg["work"] == WORK)
+        os.set_inheritable(cfg["started_fd"], True)
+        if cfg["seccomp"] and not cfg["isolation"].startswith("rlimits"):
+            _load_seccomp(bytes.fromhex(cfg["seccomp"]))
         os.execve(sys.executable, [sys.executable, "-I", "-c", cfg["boot_source"], json.dumps(policy)], env)
     except BaseException as exc:
         os.write(2, f"sandbox: worker did not start: {exc}\n".encode())
@@ -161,7 +196,18 @@ def _worker_policy(cfg: dict, isolated: bool) -> tuple[dict, dict]:
     """The guards' writable roots and the worker's TMPDIR: the private /tmp when isolated, else only the work dir."""
     scratch = ["/tmp", "/dev/shm"] if isolated else []
     env = {**cfg["env"], "TMPDIR": "/tmp" if isolated else cfg["work"]}
-    return {**cfg["policy"], "writable": [cfg["work"], *scratch]}, env
+    return {**cfg["policy"], "writable": [cfg["work"], *scratch], "started_fd": cfg["started_fd"]}, env
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+
+
+def _load_seccomp(program: bytes) -> None:
+    """Install the seccomp filter on this process (it needs no_new_privs, set before); kept across exec."""
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_char_p))
+    _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0), "seccomp")
 
 
 def _wait_for(worker: int) -> int:
@@ -210,7 +256,7 @@ def _supervise(cfg: dict, isolation: str) -> None:
     weak = isolation.startswith("rlimits")
     if not weak:
         _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)
-    uid = cfg["uid"] if isolation.endswith("+uid") else None  # as root: never the program's uid
+    uid = cfg["uid"] if "uid" in isolation.split("+") else None  # as root: never the program's uid
     status = _wait_for(_start_worker(cfg, uid))
     if weak:
         _kill_leftovers()
@@ -221,17 +267,23 @@ def _supervise(cfg: dict, isolation: str) -> None:
 
 
 def main() -> None:
-    cfg = json.loads(sys.argv[1])
+    cfg = json.loads(sys.stdin.buffer.read())
+    program = cfg.pop("program").encode("utf-8", errors="replace")
     os.set_inheritable(cfg["status_fd"], False)  # the worker (after exec) never sees the status pipe
-    program = sys.stdin.buffer.read()
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if cfg["layer"] == "bwrap":
+        _run_bwrap(cfg, program)
+        return
     try:
         isolation = isolate(cfg)
     except IsolationUnavailable as exc:
         _report(cfg, {"unavailable": str(exc)})
         return
+    if cfg["seccomp"] and not isolation.startswith("rlimits"):
+        isolation += "+seccomp"  # loaded by the worker's process right before it starts Python
+    cfg["isolation"] = isolation
     _write_program(cfg["work"], program)
     _report(cfg, {"isolation": isolation})
     if isolation.startswith("rlimits"):
@@ -244,6 +296,69 @@ def main() -> None:
         _supervise(cfg, isolation)
         os._exit(0)
     os.waitpid(init, 0)
+
+
+def _run_bwrap(cfg: dict, program: bytes) -> None:
+    """The bwrap layer: stage what the run's uid cannot reach, then run bwrap as that uid and report how it ended."""
+    argv, uid = list(cfg["bwrap"]["argv"]), cfg["uid"]
+    try:
+        if cfg["bwrap"]["stage_at"]:
+            _stage(argv, cfg["bwrap"]["stage_at"], cfg["work"])
+    except OSError as exc:
+        _report(cfg, {"unavailable": f"could not stage the Python install for bwrap: {exc}"})
+        return
+    fds = {"{program_fd}": _memfd("program", program)}
+    if cfg["seccomp"]:
+        fds["{seccomp_fd}"] = _memfd("seccomp", bytes.fromhex(cfg["seccomp"]))
+    argv = [str(fds.get(arg, arg)) for arg in argv]
+    _report(cfg, {"isolation": cfg["isolation"]})
+    _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if uid is not None:
+                _drop_privileges(uid)
+            _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+            _set_limits(cfg["rlimits"])
+            os.set_inheritable(cfg["started_fd"], True)
+            policy, _ = _worker_policy({**cfg, "work": cfg["bwrap"]["work"]}, isolated=True)
+            os.execve(argv[0], [*argv, "-I", "-c", cfg["boot_source"], json.dumps(policy)], {})
+        except BaseException as exc:
+            os.write(2, f"sandbox: bwrap did not start: {exc}\n".encode())
+        os._exit(127)
+    _, status = os.waitpid(pid, 0)
+    _reap_all()  # bwrap's namespace init comes to us (subreaper): reaped, its CPU time reaches the host
+    _report(cfg, {"signal": os.WTERMSIG(status)} if os.WIFSIGNALED(status) else {"exit": os.waitstatus_to_exitcode(status)})
+
+
+def _reap_all() -> None:
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+
+
+def _stage(argv: list[str], stage_at: list[int], work: str) -> None:
+    """As root, in a mount namespace of our own: bind each source the run's uid cannot reach under `work`
+    (a fresh tmpfs it can enter), and point bwrap at the staged copy."""
+    _check(_libc.unshare(CLONE_NEWNS), "unshare")
+    _mount("none", "/", None, MS_REC | MS_PRIVATE)
+    _mount("tmpfs", work, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    for n, index in enumerate(stage_at):
+        staged = os.path.join(work, str(n))
+        os.mkdir(staged, 0o755)
+        _mount(argv[index], staged, None, MS_BIND | MS_REC)
+        _mount("none", staged, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
+        argv[index] = staged
+
+
+def _memfd(name: str, data: bytes) -> int:
+    """An inheritable in-memory file holding `data`, read from its start (bwrap reads it to the end)."""
+    fd = os.memfd_create(name, 0)
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
 def _write_program(work: str, program: bytes) -> None:

@@ -43,7 +43,7 @@ def test_printed_sentence_is_read_with_the_task_rules():
         (fenced("while True:\n    pass"), "timeout"),
         ("I think the answer is 12.", "fail"),
         ("   ", "no-program"),
-        (fenced("import socket\nsocket.create_connection(('127.0.0.1', 80))"), "error"),
+        (fenced("import socket\nsocket.create_connection(('127.0.0.1', 80))"), "fail"),  # refused by the sandbox: the program failed
     ],
 )
 def test_a_failing_program_gives_no_answer(text, status):

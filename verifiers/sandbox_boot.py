@@ -1,6 +1,6 @@
 """The sandbox's worker: says it started, installs the Python guards, and runs `main.py`.
 
-Run by the launcher as `python -I sandbox_boot.py <policy as JSON>` inside
+Run by the launcher as `python -I -c <this source> <fd of the policy as JSON>` inside
 the isolated child, as the sandbox's own user. Standard library only.
 
 The guards are audit hooks that refuse, inside Python: sockets, starting processes (os.system,
@@ -101,7 +101,8 @@ def _close_unaudited_spawn() -> None:
 
 
 def main() -> None:
-    policy = json.loads(sys.argv[1])
+    with os.fdopen(int(sys.argv[1]), "rb") as fh:
+        policy = json.loads(fh.read())
     os.write(policy["started_fd"], b".")
     os.closerange(3, 2**16)  # the started pipe and anything else inherited
     work = os.getcwd()

@@ -184,9 +184,10 @@ def _start_worker(cfg: dict, uid: int | None) -> int:
         _set_limits(cfg["rlimits"])
         policy, env = _worker_policy(cfg, isolated=cfg["work"] == WORK)
         os.set_inheritable(cfg["started_fd"], True)
+        argv = [sys.executable, "-I", "-c", cfg["boot_source"], _policy_fd(policy)]
         if cfg["seccomp"] and not cfg["isolation"].startswith("rlimits"):
-            _load_seccomp(bytes.fromhex(cfg["seccomp"]))
-        os.execve(sys.executable, [sys.executable, "-I", "-c", cfg["boot_source"], json.dumps(policy)], env)
+            _load_seccomp(bytes.fromhex(cfg["seccomp"]))  # last: it refuses memfd_create, among others
+        os.execve(sys.executable, argv, env)
     except BaseException as exc:
         os.write(2, f"sandbox: worker did not start: {exc}\n".encode())
     os._exit(127)
@@ -195,8 +196,14 @@ def _start_worker(cfg: dict, uid: int | None) -> int:
 def _worker_policy(cfg: dict, isolated: bool) -> tuple[dict, dict]:
     """The guards' writable roots and the worker's TMPDIR: the private /tmp when isolated, else only the work dir."""
     scratch = ["/tmp", "/dev/shm"] if isolated else []
-    env = {**cfg["env"], "TMPDIR": "/tmp" if isolated else cfg["work"]}
+    env = {**cfg["env"], "TMPDIR": "/tmp" if isolated else cfg["work"], "HOME": cfg["work"]}
     return {**cfg["policy"], "writable": [cfg["work"], *scratch], "started_fd": cfg["started_fd"]}, env
+
+
+def _policy_fd(policy: dict) -> str:
+    """The worker's policy in an in-memory file it reads and closes before the program runs (not on its
+    command line, which /proc shows); its number, as the worker's argument."""
+    return str(_memfd("policy", json.dumps(policy).encode()))
 
 
 class _SockFprog(ctypes.Structure):
@@ -322,7 +329,9 @@ def _run_bwrap(cfg: dict, program: bytes) -> None:
             _set_limits(cfg["rlimits"])
             os.set_inheritable(cfg["started_fd"], True)
             policy, _ = _worker_policy({**cfg, "work": cfg["bwrap"]["work"]}, isolated=True)
-            os.execve(argv[0], [*argv, "-I", "-c", cfg["boot_source"], json.dumps(policy)], {})
+            options = _memfd("bwrap-options", b"\0".join(a.encode() for a in argv[1:-2]) + b"\0")
+            command = [argv[0], "--args", str(options), *argv[-2:]]  # "--", the interpreter
+            os.execve(argv[0], [*command, "-I", "-c", cfg["boot_source"], _policy_fd(policy)], {})
         except BaseException as exc:
             os.write(2, f"sandbox: bwrap did not start: {exc}\n".encode())
         os._exit(127)

@@ -313,7 +313,8 @@ def test_proc_shows_nothing_of_the_host(mode, monkeypatch, secret):
         "        except OSError:\n            pass\n"
         "    try:\n        for fd in os.listdir(f'/proc/{pid}/fd'):\n            try:\n"
         "                seen.append(os.readlink(f'/proc/{pid}/fd/{fd}'))\n"
-        "                seen.append(open(f'/proc/{pid}/fd/{fd}', 'rb').read(200).decode(errors='replace'))\n"
+        "                handle = os.open(f'/proc/{pid}/fd/{fd}', os.O_RDONLY | os.O_NONBLOCK)\n"
+        "                seen.append(os.read(handle, 200).decode(errors='replace'))\n"
         "            except OSError:\n                pass\n    except OSError:\n        pass\n"
         "print(len([p for p in os.listdir('/proc') if p.isdigit()]), 'processes')\nprint('\\n'.join(seen))"
     )

@@ -66,6 +66,7 @@ DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 WORK = "/sandbox"
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 MNT_DETACH = 2
+OLD_ROOT = "/.old-root"
 
 
 def _minimal_root(cfg: dict) -> None:
@@ -89,10 +90,18 @@ def _minimal_root(cfg: dict) -> None:
     for path in cfg["cover"]:
         _tmpfs(root + path, 1, "0755")
     os.makedirs(root + "/proc")
-    os.chdir(root)
-    _check(_libc.syscall(SYS_PIVOT_ROOT[os.uname().machine], b".", b"."), "pivot_root")
-    _check(_libc.umount2(b".", MNT_DETACH), "umount the old root")
+    os.makedirs(root + OLD_ROOT)
+    pivot = _libc.syscall(SYS_PIVOT_ROOT[os.uname().machine], root.encode(), (root + OLD_ROOT).encode())
+    _check(pivot, "pivot_root")
     os.chdir("/")
+
+
+def _leave_old_root() -> None:
+    """Run by the PID namespace's init: a fresh /proc for its namespace (while the old root still shows the
+    host's, which a user namespace needs to be allowed to mount one), then the old root goes."""
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)
+    _check(_libc.umount2(OLD_ROOT.encode(), MNT_DETACH), "umount the old root")
+    os.rmdir(OLD_ROOT)
     _mount("none", "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY)
 
 
@@ -262,7 +271,7 @@ def _supervise(cfg: dict, isolation: str) -> None:
     """Run the worker and report how it ended. As a PID namespace's init, exiting kills the rest."""
     weak = isolation.startswith("rlimits")
     if not weak:
-        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)
+        _leave_old_root()
     uid = cfg["uid"] if "uid" in isolation.split("+") else None  # as root: never the program's uid
     status = _wait_for(_start_worker(cfg, uid))
     if weak:

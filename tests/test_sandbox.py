@@ -17,6 +17,7 @@ import pytest
 from reason.verifiers import sandbox as sandbox_module
 from reason.verifiers.sandbox import Sandbox, SandboxLimits, _bwrap_probe, _weak_mode_refused, run_code
 from reason.verifiers.sandbox_cgroup import RunCgroup
+from reason.verifiers.sandbox_processes import UID_BASE, leased_uid
 
 CGROUPS = RunCgroup.make("reason-test-probe", 2**30, 8)
 if CGROUPS:
@@ -232,3 +233,14 @@ def test_a_v2_tree_gets_memory_swap_and_pids_caps(tmp_path, monkeypatch):
         "memory.max": str(256 * 2**20), "memory.swap.max": "0", "pids.max": "20"}
     (tmp_path / "run-1" / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\n")
     assert group.oom_kills() == 2
+
+
+def test_a_leased_uid_is_never_handed_out_twice_at_once(monkeypatch):
+    """Two runs (from any process on this host) never share a uid: the lease is an abstract socket name."""
+    draws = iter([7, 7, 8])
+    monkeypatch.setattr("reason.verifiers.sandbox_processes.secrets.randbelow", lambda span: next(draws))
+    with leased_uid() as first, leased_uid() as second:
+        assert (first - UID_BASE, second - UID_BASE) == (7, 8)
+        other = subprocess.run([sys.executable, "-c", "import socket; s = socket.socket(socket.AF_UNIX);"
+                                f" s.bind('\\0reason-sandbox-uid-{first}')"], capture_output=True, text=True)
+        assert "Address already in use" in other.stderr  # another process cannot take it either

@@ -3,7 +3,7 @@
 `reason.reward` (the core) holds the seam (`PRM.score(problem, steps_batch) -> per-step scores`) and the
 named aggregations; each implementation is its own module and registers under
 `reason.prms`: `llm_judge` (the model asked "is this step right?", P(yes) from
-logprobs), `hf` (Hugging Face PRMs of the two common shapes), `from_verifier`
+logprobs), `hf` (published Hugging Face PRMs in four shapes, scored as their authors do), `from_verifier`
 (a reference-free verifier as a PRM).
 """
 

@@ -1,180 +1,66 @@
-"""Hugging Face PRMs of the two common shapes, run locally with transformers.
+"""Hugging Face process reward models, run locally with transformers, scored as their authors score them.
 
-- "causal-tag" (Math-Shepherd style): a causal LM reads the question and the steps,
-  each followed by a step tag; a step's score is P(good) / (P(good) + P(bad)) of the
-  next-token distribution at its tag.
-- "token-classification" (Qwen2.5-Math-PRM style): a per-token classification or
-  reward head; the steps are joined by a separator token (inside the model's chat
-  template when it has one) and a step's score is the positive class's probability
-  at its separator.
-
-The shape comes from the config's `architectures` unless given. The marker strings
-(step tag, separator, good/bad tokens) come from the parameters, else from the model
-config (attributes `step_tag`, `step_separator`, `good_token`, `bad_token`), else the
-shape's conventional default; their ids always come from the model's own tokenizer,
-which must encode each as exactly one token. The positive class is read from the
-config's `id2label` (a label like "good"/"positive"), else the last class.
-Leaves out: downloading (the model is a local folder or already in the HF cache),
-quantised loading, multi-device placement.
+`HFPRM(model=folder)` reads the folder, picks its shape (`prm/hf_load.py`: Math-Shepherd's step tag,
+RLHFlow's chat turns, Qwen2.5-Math-PRM's token classes, Skywork's value head; `shape=` always wins),
+builds the input and reads the scores as the shape's authors do (`prm/hf_shapes.py`). Solutions are
+batched with right padding. One longer than the model's context (`max_length`, by default the
+config's `max_position_embeddings`) is cut from the left, as its_hub does, and steps cut off take the
+first kept step's score; it is counted in `truncated`, never an error. `granularity="outcome"` scores
+the whole answer as one step (its score repeated for every step).
+Leaves out: downloading, quantised loading, several devices.
 """
 
 from __future__ import annotations
 
-import functools
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, PrivateAttr, field_validator
 
-from reason.errors import ConfigError, ModelNotFoundError, PRMError
+from reason.errors import PRMError
+from reason.prm.hf_load import Loaded, check_width, load
+from reason.prm.hf_shapes import SHAPES, Encoded
 from reason.registry import named
 from reason.reward import StepsBatch
 from reason.types import Problem, Validated
 
-POSITIVE_LABELS = {"good", "positive", "correct", "pos", "+", "yes", "true"}
-ARCHITECTURES = {  # config.architectures suffix -> (shape, transformers auto class)
-    "ForCausalLM": ("causal-tag", "AutoModelForCausalLM"),
-    "ForTokenClassification": ("token-classification", "AutoModelForTokenClassification"),
-    "ForProcessRewardModel": ("token-classification", "AutoModel"),
-}
-
-
-def single_token(tokenizer: Any, text: str, what: str, after_space: bool = False) -> int:
-    """The one token id `text` gets from this tokenizer (after a space when `after_space`).
-
-    Whitespace-only tokens in front are skipped (SentencePiece and byte-level BPE mark a
-    leading space differently); anything else that is not exactly one token is an error.
-    """
-    variants = [f" {text}", text] if after_space else [text, f" {text}"]
-    for variant in variants:
-        ids = tokenizer.encode(variant, add_special_tokens=False)
-        while len(ids) > 1 and not tokenizer.decode(ids[:1]).strip():
-            ids = ids[1:]
-        if len(ids) == 1 and tokenizer.decode(ids).strip() == text.strip():
-            return ids[0]
-    raise ConfigError(f"the {what} {text!r} is not a single token in this tokenizer; pass the model's own {what}")
-
-
-@dataclass(frozen=True)
-class CausalTag:
-    """Math-Shepherd shape: "question step1 TAG\\nstep2 TAG\\n", scored at each TAG."""
-
-    marker: int
-    tag: str
-    good: int
-    bad: int
-
-    @classmethod
-    def build(cls, tokenizer: Any, config: Any, prm: HFPRM) -> CausalTag:
-        tag = prm.step_tag or getattr(config, "step_tag", None) or "ки"
-        good = prm.good_token or getattr(config, "good_token", None) or "+"
-        bad = prm.bad_token or getattr(config, "bad_token", None) or "-"
-        return cls(
-            single_token(tokenizer, tag, "step tag", after_space=True),
-            tag,
-            single_token(tokenizer, good, "good token"),
-            single_token(tokenizer, bad, "bad token"),
-        )
-
-    def encode(self, tokenizer: Any, question: str, steps: Sequence[str]) -> list[int]:
-        body = "".join(f"{step.replace(self.tag, '')} {self.tag}\n" for step in steps)
-        return tokenizer.encode(f"{question} {body}")
-
-    def read(self, logits: Any) -> list[float]:
-        return logits[:, [self.good, self.bad]].softmax(-1)[:, 0].tolist()
-
-
-@dataclass(frozen=True)
-class TokenClassification:
-    """Qwen2.5-Math-PRM shape: steps joined by a separator, the positive class read at each separator."""
-
-    marker: int
-    separator: str
-    positive: int
-
-    @classmethod
-    def build(cls, tokenizer: Any, config: Any, prm: HFPRM) -> TokenClassification:
-        separator = prm.step_tag or getattr(config, "step_separator", None) or "<extra_0>"
-        labels = {int(i): str(name).lower() for i, name in (getattr(config, "id2label", None) or {}).items()}
-        positive = next((i for i, name in sorted(labels.items()) if name in POSITIVE_LABELS), max(labels, default=1))
-        return cls(single_token(tokenizer, separator, "step separator"), separator, positive)
-
-    def encode(self, tokenizer: Any, question: str, steps: Sequence[str]) -> list[int]:
-        body = "".join(f"{step.replace(self.separator, '')}{self.separator}" for step in steps)
-        if not getattr(tokenizer, "chat_template", None):
-            return tokenizer.encode(f"{question}\n{body}")
-        chat = [{"role": "user", "content": question}, {"role": "assistant", "content": body}]
-        return tokenizer.encode(tokenizer.apply_chat_template(chat, tokenize=False), add_special_tokens=False)
-
-    def read(self, logits: Any) -> list[float]:
-        return logits.float().softmax(-1)[:, self.positive].tolist()
-
-
-SHAPES: dict[str, Any] = {"causal-tag": CausalTag, "token-classification": TokenClassification}
-"""Every PRM shape by name; `HFPRM.shape` names one (or "auto")."""
-
-
-@dataclass(frozen=True)
-class Loaded:
-    model: Any
-    tokenizer: Any
-    config: Any
-    shape: str
-
-
-@functools.lru_cache(maxsize=2)
-def load(path: str, shape: str, device: str, trust_remote_code: bool) -> Loaded:
-    """Load once per (path, shape, device); the shape "auto" is resolved from the config."""
-    try:
-        import transformers
-    except ImportError as exc:
-        raise ConfigError(f"the hf PRM needs transformers and torch ({exc})") from exc
-    try:
-        config = transformers.AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
-        tokenizer = transformers.AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-    except OSError as exc:
-        raise ModelNotFoundError(f"no Hugging Face PRM at {path!r}: {exc}") from exc
-    shape_name, auto_class = _shape_of(config, shape)
-    model = getattr(transformers, auto_class).from_pretrained(path, trust_remote_code=trust_remote_code)
-    return Loaded(model.to(device).eval(), tokenizer, config, shape_name)
-
-
-def _shape_of(config: Any, shape: str) -> tuple[str, str]:
-    for arch in getattr(config, "architectures", None) or []:
-        for suffix, (found, auto_class) in ARCHITECTURES.items():
-            if arch.endswith(suffix) and shape in ("auto", found):
-                return found, auto_class
-    if shape != "auto":
-        return shape, next(auto for found, auto in ARCHITECTURES.values() if found == shape)
-    archs = getattr(config, "architectures", None)
-    raise ConfigError(f"cannot tell the PRM shape from architectures {archs}; pass shape= one of {', '.join(SHAPES)}")
+logger = logging.getLogger(__name__)
 
 
 class HFPRM(Validated):
-    """Args: model (local folder), shape ("auto" or a name in SHAPES), marker overrides, device, batch_size.
+    """Args: model (local folder), shape ("auto" or a name in SHAPES), marker and system-prompt overrides,
+    device, dtype, batch_size, max_length, granularity.
 
     Example:
-        >>> prm = HFPRM(model="/models/math-shepherd-mistral-7b-prm")        # doctest: +SKIP
+        >>> prm = HFPRM(model="/models/Qwen2.5-Math-PRM-7B")        # doctest: +SKIP
         >>> prm.score(Problem(question="2+2?"), [["2 + 2 = 4", "The answer is 4."]])  # doctest: +SKIP
         [[0.93, 0.97]]
     """
 
-    # Not frozen: it counts the tokens it processed (its parameters never change after construction).
+    # Not frozen: it counts what it processed (its parameters never change after construction).
     model_config = ConfigDict(extra="forbid")
     name: ClassVar[str] = "hf"
 
     model: str
     shape: str = "auto"
     step_tag: str | None = None
-    """The step tag (causal-tag) or separator (token-classification); None: from the config, else the default."""
+    """The step tag (causal-tag), separator (token-classification) or step token (value-head); None: the
+    config's, else the format's own."""
     good_token: str | None = None
     bad_token: str | None = None
+    system: str | None = None
+    """System turn for token-classification PRMs with a chat template; None: the config's, else the model
+    card's for Qwen2.5-Math-PRM, else none."""
     device: str = "cpu"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     batch_size: int = Field(default=8, ge=1)
-    max_length: int = Field(default=4096, ge=16)
+    max_length: int | None = Field(default=None, ge=16)
+    """Longest input in tokens; None: the model's `max_position_embeddings`."""
+    granularity: Literal["step", "outcome"] = "step"
     trust_remote_code: bool = False
     _processed: int = PrivateAttr(default=0)
+    _truncated: int = PrivateAttr(default=0)
 
     @field_validator("shape")
     @classmethod
@@ -186,36 +72,59 @@ class HFPRM(Validated):
         """Tokens this PRM has run through its model (reported as PRM compute)."""
         return self._processed
 
+    @property
+    def truncated(self) -> int:
+        """Solutions cut from the left to fit the model's context."""
+        return self._truncated
+
     def score(self, problem: Problem, steps_batch: StepsBatch) -> list[list[float]]:
-        loaded = load(self.model, self.shape, self.device, self.trust_remote_code)
+        loaded = load(self.model, self.shape, self.device, self.dtype, self.trust_remote_code)
         reader = SHAPES[loaded.shape].build(loaded.tokenizer, loaded.config, self)
-        encoded = [reader.encode(loaded.tokenizer, problem.question, steps) for steps in steps_batch]
+        scored = [["\n\n".join(steps)] for steps in steps_batch] if self.granularity == "outcome" else steps_batch
+        encoded = [self._fit(reader.encode(loaded.tokenizer, problem.question, steps), len(steps), loaded)
+                   for steps in scored]
         scores: list[list[float]] = []
         for start in range(0, len(encoded), self.batch_size):
-            chunk = encoded[start : start + self.batch_size]
-            scores += self._forward(loaded, reader, chunk, steps_batch[start : start + self.batch_size])
+            scores += self._forward(loaded, reader, encoded[start : start + self.batch_size])
+        if self.granularity == "outcome":
+            return [[got[0]] * len(steps) for got, steps in zip(scores, steps_batch)]
         return scores
 
-    def _forward(self, loaded: Loaded, reader: Any, ids: list[list[int]], steps: StepsBatch) -> list[list[float]]:
+    def _fit(self, encoded: Encoded, n_steps: int, loaded: Loaded) -> Encoded:
+        if len(encoded.positions) != n_steps:
+            raise PRMError(f"found {len(encoded.positions)} step markers for {n_steps} steps; the tokenizer splits "
+                           "the marker in context")
+        limit = self.max_length or loaded.max_length
+        if limit is None or len(encoded.ids) <= limit:
+            return encoded
+        cut = len(encoded.ids) - limit
+        self._truncated += 1
+        logger.warning("a solution of %d tokens was cut from the left to the PRM's %d", len(encoded.ids), limit)
+        return Encoded(encoded.ids[cut:], [p - cut for p in encoded.positions])
+
+    def _forward(self, loaded: Loaded, reader: Any, batch: Sequence[Encoded]) -> list[list[float]]:
         import torch
 
-        if max(map(len, ids)) > self.max_length:
-            raise PRMError(f"a solution is {max(map(len, ids))} tokens, over the PRM's max_length {self.max_length}")
-        width = max(map(len, ids))
+        width = max(len(e.ids) for e in batch)
         pad = loaded.tokenizer.pad_token_id or 0
-        input_ids = torch.tensor([row + [pad] * (width - len(row)) for row in ids], device=self.device)
-        mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in ids], device=self.device)
+        input_ids = torch.tensor([e.ids + [pad] * (width - len(e.ids)) for e in batch], device=self.device)
+        mask = torch.tensor([[1] * len(e.ids) + [0] * (width - len(e.ids)) for e in batch], device=self.device)
         with torch.no_grad():
-            out = loaded.model(input_ids=input_ids, attention_mask=mask)
-        logits = out.logits if hasattr(out, "logits") else out[0]
-        self._processed += sum(map(len, ids))
-        return [self._read(reader, logits[i], row, len(s)) for i, (row, s) in enumerate(zip(ids, steps))]
+            out = loaded.model(input_ids=input_ids, attention_mask=mask, output_hidden_states=loaded.head is not None)
+            if loaded.head is not None:
+                hidden = out.hidden_states[-1] if getattr(out, "hidden_states", None) is not None else out[0]
+                output = loaded.head(hidden.float())
+            else:
+                output = out.logits if hasattr(out, "logits") else out[0]
+        check_width(output, reader)
+        self._processed += sum(len(e.ids) for e in batch)
+        return [_read(reader, output[i], e.positions) for i, e in enumerate(batch)]
 
-    @staticmethod
-    def _read(reader: Any, logits: Any, row: list[int], n_steps: int) -> list[float]:
-        positions = [i for i, token in enumerate(row) if token == reader.marker]
-        if len(positions) != n_steps:
-            raise PRMError(
-                f"found {len(positions)} step markers for {n_steps} steps; the tokenizer splits the marker in context"
-            )
-        return reader.read(logits[positions])
+
+def _read(reader: Any, output: Any, positions: list[int]) -> list[float]:
+    """Scores at the kept positions; a step cut off by truncation takes the first kept step's score."""
+    kept = [p for p in positions if p >= 0]
+    if not kept:
+        raise PRMError("truncation left no step to score")
+    scores = reader.read(output[kept])
+    return [scores[0]] * (len(positions) - len(kept)) + scores

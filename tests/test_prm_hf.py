@@ -72,7 +72,7 @@ def test_causal_tag_scores_each_step_at_its_tag(causal_prm_dir):
     assert [len(s) for s in scores] == [2, 3]
     tokenizer = transformers.AutoTokenizer.from_pretrained(causal_prm_dir)
     model = transformers.AutoModelForCausalLM.from_pretrained(causal_prm_dir).eval()
-    good, bad = tokenizer.convert_tokens_to_ids("+"), tokenizer.convert_tokens_to_ids("-")
+    good, bad = (tokenizer.encode(f"x {t}", add_special_tokens=False)[-1] for t in "+-")  # as met after a space
     for steps, got in zip(STEPS, scores):
         for k in range(len(steps)):
             text = Q.question + " " + "".join(f"{s} <step>\n" for s in steps[:k]) + f"{steps[k]} <step>"
@@ -117,8 +117,8 @@ def test_markers_must_be_single_tokens_of_the_model(causal_prm_dir, token_class_
 
 
 def test_shape_and_path_errors(causal_prm_dir, tmp_path):
-    with pytest.raises(ValueError, match="shapes: auto, causal-tag, token-classification"):
-        HFPRM(model=causal_prm_dir, shape="value-head")
+    with pytest.raises(ValueError, match="shapes: auto, causal-tag, chat-turn, token-classification, value-head"):
+        HFPRM(model=causal_prm_dir, shape="reward-head")
     with pytest.raises(ModelNotFoundError):
         HFPRM(model=str(tmp_path / "missing")).score(Q, STEPS)
 

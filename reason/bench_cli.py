@@ -31,6 +31,7 @@ from reason.bench.report import plot_sweep, summary_table, sweep_markdown
 from reason.bench.rescore import rescore
 from reason.bench.runner import PoolFactory, RunConfig, RunOutcome, run_benchmark
 from reason.bench.sweep import SweepConfig, run_sweep
+from reason.cli_support import check_backend_options, check_out_dir, check_ray_address, fail
 from reason.distributed import RayOptions, ray_pools
 from reason.errors import ConfigError, ReasonError
 from reason.params import parse_pairs
@@ -72,8 +73,24 @@ def _backend_options(pairs: list[str] | None, model: str | None) -> dict[str, An
 
 
 def _fail(exc: ReasonError) -> None:
-    console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
-    raise typer.Exit(1)
+    raise fail(exc) from None
+
+
+def _preflight(strategies: tuple[str, ...], params: dict[str, Any] | None, task: str | None, backend: str,
+               options: dict[str, Any], ray_address: str | None, out: Path | None) -> None:
+    """Everything the command line alone decides, before a model, a dataset run or a Ray cluster is touched."""
+    from reason.api import make_searcher
+    from reason.registry import registry
+    from reason.tasks import task_style
+
+    for strategy in strategies:
+        make_searcher(strategy, **params) if params is not None else registry.get("searcher", strategy)
+    if task is not None:
+        task_style(task)
+    check_backend_options(backend, options)
+    check_ray_address(ray_address)
+    if out is not None:
+        check_out_dir(out)
 
 
 def _show(outcome: RunOutcome, title: str, quiet: bool) -> None:
@@ -89,7 +106,7 @@ def _show(outcome: RunOutcome, title: str, quiet: bool) -> None:
         console.print(f"{outcome.summary.failures} attempts lost to a dead worker or replica were retried (summary.json)")
 
 
-STRATEGY = typer.Option("cot", "--strategy", "-s", help="A registered searcher (reason list searchers).")
+STRATEGY = typer.Option("cot", "--strategy", "-s", help="A registered searcher (see `reason components`).")
 PARAM = typer.Option(None, "--param", "-p", help="Searcher parameter key=value (repeatable).")
 BACKEND = typer.Option("vllm", "--backend", "-b", help="A registered generator backend.")
 BACKEND_OPT = typer.Option(None, "--backend-opt", help="Backend option key=value (repeatable).")
@@ -136,14 +153,16 @@ def run_command(
     """Run (or resume) a benchmark: the same command on the same --out continues where it stopped."""
     try:
         ray_options = _ray_options(ray, ray_address, replicas, replica_cpus, replica_gpus)
+        params, options = _searcher_params(param, n, temperature, max_tokens), _backend_options(backend_opt, model)
+        run_dir = out or Path("runs") / f"{Path(dataset).stem}-{strategy}"
+        _preflight((strategy,), params, task, backend, options, ray_address, run_dir)
         config = RunConfig(
-            dataset=dataset, strategy=strategy, params=_searcher_params(param, n, temperature, max_tokens),
-            backend=backend, backend_options=_backend_options(backend_opt, model), limit=limit,
+            dataset=dataset, strategy=strategy, params=params,
+            backend=backend, backend_options=options, limit=limit,
             concurrency=concurrency, verifier=verifier, vote=vote, question_field=question_field,
             answer_field=answer_field, id_field=id_field, task=task,
             cache=None if no_cache else (cache or RunConfig.model_fields["cache"].default),
         )
-        run_dir = out or Path("runs") / f"{Path(dataset).stem}-{strategy}"
         outcome = _with_progress(
             quiet, f"{dataset} {strategy}", lambda p: run_benchmark(config, run_dir, progress=p, pools=_pools(ray_options))
         )
@@ -219,6 +238,7 @@ def sweep_command(
     """Each strategy at matched generated-token budgets; writes OUT/sweep.md and a PNG plot."""
     try:
         ray_options = _ray_options(ray, ray_address, replicas, replica_cpus, replica_gpus)
+        _preflight(_split(strategies, str), None, task, backend, _backend_options(backend_opt, model), ray_address, out)
         config = SweepConfig(
             dataset=dataset, strategies=_split(strategies, str), budgets=_split(budgets, int), limit=limit,
             common=_searcher_params(param, None, None, max_tokens), tokens_per_sample=tokens_per_sample,

@@ -1,11 +1,14 @@
 """The `reason` command line: solve a question (or many, interactively) and list components.
 
-Errors the engine raises on purpose (`ReasonError`) become one red line and exit code 2,
-never a traceback. Leaves out: batch runs — `reason bench` lives in its own sub-app.
+Errors the engine raises on purpose (`ReasonError`) become one line on stderr with the exit codes of
+`reason/cli_support.py` (2: usage or configuration, 1: runtime), never a traceback; what the input
+alone can decide (question, task, strategy and its parameters, backend options) is decided before the
+model loads. Leaves out: batch runs — `reason bench` lives in its own sub-app.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
@@ -15,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from reason.cli_support import check_backend_options, fail, read_question
 from reason.errors import ConfigError, ReasonError
 from reason.params import parse_pairs
 from reason.registry import GROUPS, registry
@@ -22,11 +26,6 @@ from reason.types import SearchResult
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Turn extra inference compute into better answers.")
 console = Console()
-
-
-def _fail(exc: ReasonError) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {exc}")
-    return typer.Exit(code=2)
 
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:
@@ -71,8 +70,19 @@ def show_result(result: SearchResult, show_reasoning: bool = True) -> None:
     )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"reason {version('reason-search')}")
+        raise typer.Exit()
+
+
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what the engine does.")] = False) -> None:
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what the engine does.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if verbose:
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "INFO")
@@ -80,7 +90,7 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what
 
 @app.command()
 def solve(
-    question: Annotated[str | None, typer.Argument(help="The question; leave out for an interactive solver.")] = None,
+    question: Annotated[str | None, typer.Argument(help="The question ('-' reads it from stdin); leave out for an interactive solver.")] = None,
     strategy: Annotated[str, typer.Option("--strategy", "-s", help="A registered searcher (see `reason components`).")] = "cot",
     n: Annotated[int | None, typer.Option(help="Samples, for strategies that take n.")] = None,
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
@@ -91,30 +101,39 @@ def solve(
     backend: Annotated[str, typer.Option(help="Generator backend (vllm, http, ...).")] = "vllm",
     base_url: Annotated[str | None, typer.Option(help="Server URL for --backend http, e.g. http://host:8000/v1.")] = None,
     backend_opt: Annotated[list[str], typer.Option("--backend-opt", help="A backend option, key=value (repeatable); values parse as JSON when they can.")] = [],  # noqa: B006
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole result (answer, candidates, compute, trace) as JSON.")] = False,
 ) -> None:
     """Solve one question and show the reasoning, the candidates with votes, the answer and the compute spent."""
     from reason.api import Engine
 
     try:
+        text = None if question is None else read_question(question)
         params = parse_params(param)
         for key, value in (("n", n), ("temperature", temperature), ("max_tokens", max_tokens)):
             if value is not None:
                 params[key] = value
         from reason.api import make_searcher
+        from reason.tasks import task_style
 
-        make_searcher(strategy, **params)  # validate before paying for a model load
-        with console.status("loading model..."):
-            options = parse_pairs(backend_opt, "backend option") | _backend_options(backend, model, base_url)
+        make_searcher(strategy, **params)  # everything the input decides, before paying for a model load
+        task_style(task)
+        options = parse_pairs(backend_opt, "backend option") | _backend_options(backend, model, base_url)
+        check_backend_options(backend, options)
+        with console.status("loading model...") if not as_json else contextlib.nullcontext():
             engine = Engine(backend, **options)
         with engine:
-            if question is None:
+            if text is None:
                 InteractiveSolver(engine, strategy, params, task).run()
             else:
-                with console.status("solving..."):
-                    result = engine.solve(question, strategy, task=task, **params)
-                show_result(result)
+                with console.status("solving...") if not as_json else contextlib.nullcontext():
+                    result = engine.solve(text, strategy, task=task, **params)
+                if as_json:
+                    typer.echo(result.model_dump_json())
+                else:
+                    show_result(result)
     except ReasonError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
+
 
 
 class InteractiveSolver:
@@ -160,7 +179,7 @@ class InteractiveSolver:
                     result = self.engine.solve(line, self.strategy, task=self.task, **self.params)
                 show_result(result)
         except ReasonError as exc:  # a bad command or question must not end the session
-            console.print(f"[bold red]error:[/] {exc}")
+            console.print(f"[bold red]error:[/] {exc}", highlight=False)
 
     def _set_strategy(self, name: str) -> None:
         from reason.api import make_searcher

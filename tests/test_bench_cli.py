@@ -85,16 +85,16 @@ def test_sweep_command_writes_table_and_plot(tmp_path, data, arith_backend):
     assert len(json.loads((out / "sweep.json").read_text())) == 3
 
 
-def test_errors_are_one_line_messages_with_exit_code_1(tmp_path, arith_backend):
+def test_errors_are_one_line_messages_with_exit_code_2(tmp_path, arith_backend):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "ok"}\n{"question": \n')
     result = runner.invoke(bench_app, [str(bad), "-b", "arith", "-o", str(tmp_path / "r")])
-    assert result.exit_code == 1
-    assert f"{bad}:2: not valid JSON" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 2
+    assert f"{bad}:2: not valid JSON" in result.stderr and "Traceback" not in result.output
     unknown = runner.invoke(bench_app, [str(bad), "-s", "no-such-searcher", "-o", str(tmp_path / "r")])
-    assert unknown.exit_code == 1 and "unknown searcher 'no-such-searcher'" in unknown.output
+    assert unknown.exit_code == 2 and "unknown searcher 'no-such-searcher'" in unknown.stderr
     missing = runner.invoke(bench_app, ["rescore", str(tmp_path / "nowhere")])
-    assert missing.exit_code == 1 and "not a benchmark run" in missing.output
+    assert missing.exit_code == 2 and "not a benchmark run" in missing.stderr
 
 
 def test_no_arguments_shows_help():

@@ -21,12 +21,12 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from safetensors.torch import load_file, save_file  # noqa: E402
+from safetensors.torch import load_file, save_file
 
-from reason.errors import ConfigError  # noqa: E402
-from reason.prm.hf import HFPRM  # noqa: E402
-from reason.prm.hf_load import load  # noqa: E402
-from reason.types import Problem  # noqa: E402
+from reason.errors import ConfigError
+from reason.prm.hf import HFPRM
+from reason.prm.hf_load import load
+from reason.types import Problem
 
 Q = Problem(question="Tom has 3 apples and buys 2 more. How many apples does he have?")
 SOLUTIONS = [["Tom starts with 3 apples.", "3 + 2 = 5.", "The answer is 5."], ["3 - 2 = 1, so one.", "The answer is 1."]]

@@ -40,7 +40,7 @@ def test_a_local_bench_run_never_imports_ray(tmp_path):
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["done"] == 0 and len((tmp_path / "run" / "records.jsonl").read_text().splitlines()) == 3
-    assert report["refused"] == 1 and "need --ray" in report["message"]
+    assert report["refused"] == 2 and "need --ray" in report["message"]  # a usage error (reason/cli_support.py)
     assert report["ray"] is False
 
 

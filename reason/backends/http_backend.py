@@ -93,6 +93,9 @@ class HTTPGenerator:
         >>> gen.generate(["2+2="], SamplingParams(max_tokens=4, n=2))     # doctest: +SKIP
     """
 
+    options_model = HTTPConfig
+    """What its keyword options are checked against (the CLI checks them before connecting)."""
+
     supports_logprobs = True
     supports_prefix_cache = True
     """vLLM and SGLang cache prefixes by default, llama.cpp per slot; the client cannot check it."""

@@ -96,6 +96,8 @@ def _cpu_has_bf16() -> bool:
 class VLLMGenerator:
     """A vLLM engine held in this process; keep one per model and reuse it."""
 
+    options_model = VLLMConfig
+    """What its keyword options are checked against (the CLI checks them before loading anything)."""
     supports_logprobs = True
     supports_prefix_cache = True
     supports_request_seed = True

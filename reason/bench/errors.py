@@ -6,12 +6,12 @@ Leaves out: generation and grading failures, which keep their own types
 
 from __future__ import annotations
 
-from reason.errors import ConfigError, ReasonError
+from reason.errors import ConfigError
 
 
 class DatasetError(ConfigError):
     """A dataset cannot be read: unknown name, missing file, or a malformed line (with its number)."""
 
 
-class RunDirError(ReasonError):
+class RunDirError(ConfigError):
     """A run directory is unusable: locked by another run, written by a different config, or corrupt."""

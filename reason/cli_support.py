@@ -1,0 +1,102 @@
+"""What `reason` and `reason bench` share: one-line errors on stderr with documented exit codes, and the
+checks that decide a bad input before any model or Ray cluster is touched.
+
+Exit codes: 0 done; 1 a runtime failure (a model, a server, a worker); 2 a usage or configuration error
+(an unknown name, a bad value, a missing file, an output folder that cannot be written); 130 interrupted.
+Leaves out: the commands themselves (`reason/cli.py`, `reason/bench_cli.py`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import socket
+import sys
+import typing
+from pathlib import Path
+from typing import Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from reason.errors import ConfigError, ModelNotFoundError, ReasonError, UnknownComponentError
+from reason.registry import registry
+
+EXIT_RUNTIME, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+err_console = Console(stderr=True, soft_wrap=True)
+_USAGE_ERRORS = (ConfigError, UnknownComponentError, ModelNotFoundError)
+
+
+def fail(exc: ReasonError) -> typer.Exit:
+    """One line on stderr; exit 2 for what the user can fix in the command, 1 for what went wrong running it."""
+    err_console.print(f"[bold red]error:[/] {' '.join(str(exc).split())}", markup=True, highlight=False)
+    return typer.Exit(code=EXIT_USAGE if isinstance(exc, _USAGE_ERRORS) else EXIT_RUNTIME)
+
+
+def read_question(question: str) -> str:
+    """The question as given, or stdin's text for "-"; blank is an error (it would only waste a model call)."""
+    text = sys.stdin.read() if question == "-" else question
+    if not text.strip():
+        raise ConfigError("the question is empty" + (" (nothing on stdin)" if question == "-" else ""))
+    return text.strip()
+
+
+def check_backend_options(backend: str, options: dict[str, Any]) -> None:
+    """Refuse options the backend does not take, from its signature or its config class, without building it."""
+    factory = registry.get("generator", backend)
+    config_class = getattr(factory, "options_model", None) or _config_class(factory)
+    if config_class is not None:
+        try:
+            config_class.model_validate(options)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "options"
+            raise ConfigError(f"--backend-opt for {backend}: {where}: {first['msg']}") from None
+        return
+    parameters = inspect.signature(factory).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    unknown = sorted(set(options) - set(parameters))
+    if unknown:
+        raise ConfigError(f"--backend-opt for {backend}: no option {', '.join(unknown)}; it takes "
+                          f"{', '.join(sorted(parameters)) or 'none'}")
+
+
+def _config_class(factory: Any) -> Any:
+    try:
+        hints = typing.get_type_hints(factory.__init__)
+    except Exception:  # a factory without resolvable hints just gets the signature check
+        return None
+    for candidate in typing.get_args(hints.get("config")) or (hints.get("config"),):
+        if hasattr(candidate, "model_validate"):
+            return candidate
+    return None
+
+
+def check_out_dir(path: Path) -> Path:
+    """An output folder that exists or can be made, and can be written; decided before the run starts."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--out {path} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".reason-write-probe-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"--out {path} cannot be written: {exc.strerror or exc}") from None
+    return path
+
+
+def check_ray_address(address: str | None, timeout_s: float = 3.0) -> None:
+    """A Ray head that answers at HOST:PORT within a few seconds (ray.init would retry for minutes)."""
+    if address is None or address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--ray-address {address}: expected HOST:PORT")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"--ray-address {address}: nothing answers there ({exc.strerror or exc})") from None

@@ -31,7 +31,14 @@ from reason.bench.report import plot_sweep, summary_table, sweep_markdown
 from reason.bench.rescore import rescore
 from reason.bench.runner import PoolFactory, RunConfig, RunOutcome, run_benchmark
 from reason.bench.sweep import SweepConfig, run_sweep
-from reason.cli_support import check_backend_options, check_out_dir, check_ray_address, fail
+from reason.cli_support import (
+    EXIT_INTERRUPTED,
+    check_backend_options,
+    check_out_dir,
+    check_ray_address,
+    err_console,
+    fail,
+)
 from reason.distributed import RayOptions, ray_pools
 from reason.errors import ConfigError, ReasonError
 from reason.params import parse_pairs
@@ -168,7 +175,17 @@ def run_command(
         )
     except ReasonError as exc:
         _fail(exc)
+    except KeyboardInterrupt:
+        raise _interrupted(run_dir) from None
     _show(outcome, f"{dataset} · {strategy}", quiet)
+
+
+def _interrupted(run_dir: Path) -> typer.Exit:
+    """Ctrl-C: say what is kept and how to go on (every finished problem is already on disk)."""
+    records = run_dir / "records.jsonl"
+    done = len(records.read_text(encoding="utf-8").splitlines()) if records.exists() else 0
+    err_console.print(f"interrupted: {done} problems finished and kept in {run_dir}; the same command resumes from there")
+    return typer.Exit(code=EXIT_INTERRUPTED)
 
 
 def _pools(options: RayOptions | None) -> PoolFactory | None:

@@ -18,10 +18,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from reason.cli_components import KINDS
 from reason.cli_support import check_backend_options, fail, read_question
 from reason.errors import ConfigError, ReasonError
 from reason.params import parse_pairs
-from reason.registry import GROUPS, registry
+from reason.registry import registry
 from reason.types import SearchResult
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Turn extra inference compute into better answers.")
@@ -136,11 +137,20 @@ def solve(
 
 
 
+TERMINAL_LINE_LIMIT = 4095
+"""A canonical-mode terminal cuts a typed or pasted line here (Linux's N_TTY buffer)."""
+
+
 class InteractiveSolver:
-    """One question after another with the model kept loaded; `/help` lists the commands."""
+    """One question after another with the model kept loaded; `/help` lists the commands.
+
+    Line editing and history through readline (history in the user's cache folder); Ctrl-C during a
+    question cancels that question and keeps the session; `/file PATH` asks the question in a file, for
+    questions longer than a terminal line.
+    """
 
     HELP = (
-        "commands: /strategy NAME, /n N, /param key=value, /params (show), /task NAME, /quit; "
+        "commands: /strategy NAME, /n N, /param key=value, /params (show), /task NAME, /file PATH, /quit; "
         "anything else is a question"
     )
 
@@ -153,19 +163,33 @@ class InteractiveSolver:
             "/params": lambda arg: console.print(f"strategy={self.strategy} task={self.task} params={self.params}"),
             "/task": self._set_task,
             "/help": lambda arg: console.print(self.HELP),
+            "/file": self._ask_file,
         }
 
     def run(self) -> None:
+        history = _history()  # first: the banner says the prompt is ready
         console.print(f"[bold]reason[/] interactive solver ({self.strategy}). {self.HELP}")
-        while True:
-            try:
-                line = console.input("[bold cyan]?[/] ").strip()
-            except (EOFError, KeyboardInterrupt):
-                break
-            if line in ("/quit", "/exit", "/q"):
-                break
-            if line:
-                self._handle(line)
+        try:
+            while True:
+                try:
+                    line = console.input("[bold cyan]?[/] ").strip()
+                except EOFError:
+                    break
+                except KeyboardInterrupt:  # at the prompt: a fresh line, as a shell does
+                    console.print()
+                    continue
+                if line in ("/quit", "/exit", "/q"):
+                    break
+                if len(line) >= TERMINAL_LINE_LIMIT - 1:
+                    console.print(f"[yellow]warning:[/] that line is {len(line)} characters, where a terminal cuts "
+                                  "pasted lines; it may be incomplete: use /file PATH for long questions")
+                if line:
+                    try:
+                        self._handle(line)
+                    except KeyboardInterrupt:  # mid-question or mid-answer: that line is dropped, the session stays
+                        console.print("\n[yellow]cancelled[/]; the session and the model stay")
+        finally:
+            history()
 
     def _handle(self, line: str) -> None:
         try:
@@ -175,11 +199,23 @@ class InteractiveSolver:
                     raise ConfigError(f"unknown command {name!r}; {self.HELP}")
                 self.commands[name](arg.strip())
             else:
-                with console.status("solving..."):
-                    result = self.engine.solve(line, self.strategy, task=self.task, **self.params)
-                show_result(result)
+                self._ask(line)
         except ReasonError as exc:  # a bad command or question must not end the session
             console.print(f"[bold red]error:[/] {exc}", highlight=False)
+
+    def _ask(self, question: str) -> None:
+        with console.status("solving... (Ctrl-C cancels this question)"):
+            result = self.engine.solve(question, self.strategy, task=self.task, **self.params)
+        show_result(result)
+
+    def _ask_file(self, path: str) -> None:
+        from pathlib import Path
+
+        try:
+            text = Path(path).expanduser().read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+        self._ask(read_question(text))
 
     def _set_strategy(self, name: str) -> None:
         from reason.api import make_searcher
@@ -206,16 +242,59 @@ class InteractiveSolver:
 
 
 @app.command()
-def components() -> None:
-    """List every registered generator, searcher, verifier and PRM."""
+def components(
+    kind: Annotated[str | None, typer.Argument(help=f"One kind: {', '.join(KINDS)}.")] = None,
+    name: Annotated[str | None, typer.Argument(help="One component of that kind: its parameters.")] = None,
+) -> None:
+    """List everything that can be named; for one component, its parameters with types, defaults and help."""
+    from reason.cli_components import component_rows, parameter_rows
+
+    try:
+        if name is None:
+            _print_rows(["kind", "name", "about"], component_rows(kind))
+        else:
+            _print_rows(["parameter", "type", "default", "help"], parameter_rows(kind or "", name))
+    except ReasonError as exc:
+        raise fail(exc) from None
+
+
+def _print_rows(header: list[str], rows: list[list[str]]) -> None:
+    """A table on a terminal; tab-separated lines when piped."""
+    if not console.is_terminal:
+        for row in rows:
+            typer.echo("\t".join(row))
+        return
     table = Table(show_edge=False)
-    table.add_column("kind")
-    table.add_column("name")
-    table.add_column("from")
-    for group in GROUPS:
-        for name in registry.names(group):
-            table.add_row(group, name, registry.target(group, name))
+    for column in header:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
+
+
+def _history() -> Any:
+    """Line editing and a persistent history where readline exists; returns what saves the history."""
+    try:
+        import readline
+    except ImportError:
+        return lambda: None
+    from pathlib import Path
+
+    path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "reason" / "history"
+    try:
+        readline.read_history_file(path)
+    except OSError:
+        pass
+
+    def save() -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            readline.set_history_length(1000)
+            readline.write_history_file(path)
+        except OSError:
+            pass
+
+    return save
 
 
 def _mount_subcommands() -> None:

@@ -80,8 +80,23 @@ class Registry:
             raise ConfigError(f"invalid parameters for {_LABELS.get(group, group)} {name!r}: {first_error(exc)}") from exc
         except ConfigError as exc:
             said = f"{exc.field}: {exc.reason}" if exc.field else str(exc)
+            if exc.reason == "Extra inputs are not permitted":
+                said = self._not_taken(group, name, exc.field)
             raise ConfigError(f"invalid parameters for {_LABELS.get(group, group)} {name!r}: {said}",
                               field=exc.field, reason=exc.reason) from exc
+
+    def _not_taken(self, group: str, name: str, field: str) -> str:
+        """"n" for a strategy without one: what it takes instead, and which components take "n"."""
+        takes = sorted(getattr(self.get(group, name), "model_fields", {}))
+        others = []
+        for other in self.names(group):
+            try:
+                if field in getattr(self.get(group, other), "model_fields", {}):
+                    others.append(other)
+            except Exception:  # a plugin that fails to import just is not listed here
+                continue
+        where = f"; {', '.join(others)} take {field}" if others else ""
+        return f"it takes no parameter {field!r} (it takes: {', '.join(takes) or 'none'}){where}"
 
     def _lookup(self, group: str, name: str) -> Any:
         self._check_group(group)

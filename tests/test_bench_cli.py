@@ -110,3 +110,25 @@ def test_a_finished_run_resumes_without_building_a_backend(tmp_path, data, arith
     assert len(arith_backend) == 1  # nothing left to solve: no engine started
     more = runner.invoke(bench_app, [*args, "--limit", "3"])
     assert more.exit_code == 0 and len(arith_backend) == 2 and "1 problems solved now" in more.output
+
+
+def test_ctrl_c_says_how_far_it_got_and_that_the_same_command_resumes(tmp_path):
+    from reason.testing import FakeGenerator
+
+    calls = []
+
+    def answer_then_interrupt(prompt, params):
+        calls.append(prompt)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return "The answer is 18."
+
+    registry.register("generator", "interrupted", lambda **options: FakeGenerator(answer_then_interrupt))
+    try:
+        out = tmp_path / "run"
+        result = runner.invoke(bench_app, ["gsm8k", "-b", "interrupted", "--limit", "5", "-o", str(out), "-q"])
+    finally:
+        registry.unregister("generator", "interrupted")
+    assert result.exit_code == 130
+    assert f"interrupted: 2 problems finished and kept in {out}; the same command resumes" in " ".join(result.stderr.split())
+    assert len((out / "records.jsonl").read_text().splitlines()) == 2

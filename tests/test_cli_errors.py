@@ -40,7 +40,7 @@ CASES = {
     "blank question": (["solve", "   \n "], "the question is empty"),
     "unknown task": (["solve", "Q", "--task", "nope"], "unknown task style 'nope'"),
     "unknown strategy": (["solve", "Q", "-s", "nope"], "unknown searcher 'nope'"),
-    "parameter the default strategy lacks": (["solve", "Q", "--n", "4"], "n"),
+    "parameter the default strategy lacks": (["solve", "Q", "--n", "4"], "takes no parameter 'n'"),
     "unknown backend option": (["solve", "Q", "--backend", "fake", "--backend-opt", "nope=1"], "no option nope"),
     "bad vLLM option": (["solve", "Q", "--backend-opt", "gpu_memory_utilization=lots"], "gpu_memory_utilization"),
     "base url without http": (["solve", "Q", "--base-url", "http://x"], "--base-url is for --backend http"),

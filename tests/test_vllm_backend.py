@@ -146,3 +146,25 @@ def test_unknown_backend_option_is_a_config_error():
 
     with pytest.raises(ConfigError, match="base_url"):
         VLLMGenerator(base_url="http://x")
+
+
+def test_an_interrupted_generate_leaves_nothing_behind(vllm_generator, monkeypatch):
+    """Ctrl-C in the interactive solver lands inside vLLM's loop; the next call must not run or return those requests."""
+    engine = vllm_generator._llm.llm_engine
+    greedy = SamplingParams(max_tokens=8, temperature=0.0)
+    expected = vllm_generator.generate(["What is 3 + 4?"], greedy)
+    real_step, steps = engine.step, []
+
+    def interrupted_step(*args, **kwargs):
+        steps.append(1)
+        if len(steps) == 3:
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "step", interrupted_step)
+    with pytest.raises(KeyboardInterrupt):
+        vllm_generator.generate(["Count to fifty.", "Name ten animals."], SamplingParams(max_tokens=64, n=2))
+    monkeypatch.setattr(engine, "step", real_step)
+    assert not engine.has_unfinished_requests()
+    again = vllm_generator.generate(["What is 3 + 4?"], greedy)
+    assert len(again) == 1 and [c.text for c in again[0]] == [c.text for c in expected[0]]

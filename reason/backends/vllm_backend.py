@@ -172,9 +172,21 @@ class VLLMGenerator:
         inputs = [self.model_input(p) for p in prompts]
         try:
             outputs = self._llm.generate(inputs, self._translate(params), use_tqdm=False)
+        except KeyboardInterrupt:
+            self._abort_unfinished()  # else the next call would run, and return, these requests too
+            raise
         except Exception as exc:
             raise GeneratorError(f"vLLM generation failed: {exc}") from exc
         return [self._completions(out) for out in outputs]
+
+    def _abort_unfinished(self) -> None:
+        """Drop the requests an interrupted `generate` left in the engine (vLLM does not on its own)."""
+        engine = self._llm.llm_engine
+        pending = list(getattr(getattr(engine, "output_processor", None), "request_states", {}))
+        if pending:
+            engine.abort_request(pending)
+        while engine.has_unfinished_requests():  # whatever abort could not reach: run it out, discard it
+            engine.step()
 
     def _translate(self, params: SamplingParams) -> Any:
         return self._vllm.SamplingParams(

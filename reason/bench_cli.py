@@ -25,7 +25,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from reason.bench.datasets import dataset_names
+from reason.bench.datasets import dataset_names, load_dataset
 from reason.bench.progress import RichProgress
 from reason.bench.report import plot_sweep, summary_table, sweep_markdown
 from reason.bench.rescore import rescore
@@ -84,7 +84,7 @@ def _fail(exc: ReasonError) -> None:
 
 
 def _preflight(strategies: tuple[str, ...], params: dict[str, Any] | None, task: str | None, backend: str,
-               options: dict[str, Any], ray_address: str | None, out: Path | None) -> None:
+               options: dict[str, Any], ray_address: str | None) -> None:
     """Everything the command line alone decides, before a model, a dataset run or a Ray cluster is touched."""
     from reason.api import make_searcher
     from reason.registry import registry
@@ -96,8 +96,6 @@ def _preflight(strategies: tuple[str, ...], params: dict[str, Any] | None, task:
         task_style(task)
     check_backend_options(backend, options)
     check_ray_address(ray_address)
-    if out is not None:
-        check_out_dir(out)
 
 
 def _show(outcome: RunOutcome, title: str, quiet: bool) -> None:
@@ -162,7 +160,7 @@ def run_command(
         ray_options = _ray_options(ray, ray_address, replicas, replica_cpus, replica_gpus)
         params, options = _searcher_params(param, n, temperature, max_tokens), _backend_options(backend_opt, model)
         run_dir = out or Path("runs") / f"{Path(dataset).stem}-{strategy}"
-        _preflight((strategy,), params, task, backend, options, ray_address, run_dir)
+        _preflight((strategy,), params, task, backend, options, ray_address)
         config = RunConfig(
             dataset=dataset, strategy=strategy, params=params,
             backend=backend, backend_options=options, limit=limit,
@@ -170,6 +168,8 @@ def run_command(
             answer_field=answer_field, id_field=id_field, task=task,
             cache=None if no_cache else (cache or RunConfig.model_fields["cache"].default),
         )
+        load_dataset(config.dataset, config.field_map(), config.task)  # bad data: refused before --out is made
+        check_out_dir(run_dir)
         outcome = _with_progress(
             quiet, f"{dataset} {strategy}", lambda p: run_benchmark(config, run_dir, progress=p, pools=_pools(ray_options))
         )
@@ -255,7 +255,11 @@ def sweep_command(
     """Each strategy at matched generated-token budgets; writes OUT/sweep.md and a PNG plot."""
     try:
         ray_options = _ray_options(ray, ray_address, replicas, replica_cpus, replica_gpus)
-        _preflight(_split(strategies, str), None, task, backend, _backend_options(backend_opt, model), ray_address, out)
+        _preflight(_split(strategies, str), None, task, backend, _backend_options(backend_opt, model), ray_address)
+        fields = RunConfig(dataset=dataset, strategy="cot", question_field=question_field, answer_field=answer_field,
+                           id_field=id_field).field_map()
+        load_dataset(dataset, fields, task)
+        check_out_dir(out)
         config = SweepConfig(
             dataset=dataset, strategies=_split(strategies, str), budgets=_split(budgets, int), limit=limit,
             common=_searcher_params(param, None, None, max_tokens), tokens_per_sample=tokens_per_sample,

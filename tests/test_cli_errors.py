@@ -90,3 +90,16 @@ def test_version_and_the_real_entry_point():
     error = subprocess.run([str(Path(sys.executable).parent / "reason"), "solve", "Q", "--task", "nope"],
                            capture_output=True, text=True, timeout=60)
     assert error.returncode == 2 and error.stdout == "" and error.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("lines, needle", [
+    ("\n\n", "no problems in it"),
+    ('{"question": "1+1?", "answer": "2"}\n{"question": "2+2?"}\n', ":2: no answer in field 'answer'"),
+], ids=["empty dataset", "a line without its answer"])
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_bad_datasets_are_refused_before_anything_is_written(lines, needle, command, tmp_path):
+    data = tmp_path / "data.jsonl"
+    data.write_text(lines)
+    out = tmp_path / "out"
+    _one_line_error(runner.invoke(app, ["bench", command, str(data), "--backend", "fake", "--out", str(out)]), 2, needle)
+    assert not out.exists()

@@ -114,7 +114,19 @@ def _load_user(path: Path, fields: FieldMap, task: str) -> Dataset:
         ident = _text(row, fields.id) if fields.id else str(index)
         return Problem(question=_text(row, fields.question), answer=answer, id=ident, task=task)
 
-    return Dataset(path.stem, _problems(rows, build, str(path)), hashlib.sha256(raw).hexdigest())
+    problems = _problems(rows, build, str(path))
+    if not problems:
+        raise DatasetError(f"{path}: no problems in it (every line is blank)")
+    _all_or_no_answers(problems, rows, str(path), fields.answer)
+    return Dataset(path.stem, problems, hashlib.sha256(raw).hexdigest())
+
+
+def _all_or_no_answers(problems: tuple[Problem, ...], rows: list[tuple[int, Row]], where: str, field: str | None) -> None:
+    """A line without its reference among lines with one is an error, not a problem graded wrong."""
+    missing = [number for problem, (number, _) in zip(problems, rows) if problem.answer is None]
+    if missing and len(missing) < len(problems):
+        raise DatasetError(f"{where}:{missing[0]}: no answer in field {field!r} while other lines have one "
+                           f"({len(missing)} such lines); fix them, or leave answers out of every line to run ungraded")
 
 
 def _parse_lines(raw: bytes, where: str) -> list[tuple[int, Row]]:

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from reason.cli_components import KINDS
-from reason.cli_support import check_backend_options, fail, read_question
+from reason.cli_support import check_backend_options, fail, read_question, third_party_output_captured
 from reason.errors import ConfigError, ReasonError
 from reason.params import parse_pairs
 from reason.registry import registry
@@ -71,6 +71,14 @@ def show_result(result: SearchResult, show_reasoning: bool = True) -> None:
     )
 
 
+_settings = {"verbose": False}
+"""What the top-level options set for the commands (typer runs the callback first)."""
+
+
+def _verbose() -> bool:
+    return _settings["verbose"]
+
+
 def _version(value: bool) -> None:
     if value:
         from importlib.metadata import version
@@ -85,6 +93,7 @@ def main(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
 ) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _settings["verbose"] = verbose
     if verbose:
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "INFO")
 
@@ -120,7 +129,8 @@ def solve(
         task_style(task)
         options = parse_pairs(backend_opt, "backend option") | _backend_options(backend, model, base_url)
         check_backend_options(backend, options)
-        with console.status("loading model...") if not as_json else contextlib.nullcontext():
+        with console.status("loading model...") if not as_json else contextlib.nullcontext(), \
+                third_party_output_captured(_verbose()):
             engine = Engine(backend, **options)
         with engine:
             if text is None:

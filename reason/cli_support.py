@@ -8,11 +8,14 @@ Leaves out: the commands themselves (`reason/cli.py`, `reason/bench_cli.py`).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import socket
 import sys
+import tempfile
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +103,28 @@ def check_ray_address(address: str | None, timeout_s: float = 3.0) -> None:
             pass
     except OSError as exc:
         raise ConfigError(f"--ray-address {address}: nothing answers there ({exc.strerror or exc})") from None
+
+
+@contextlib.contextmanager
+def third_party_output_captured(verbose: bool) -> Iterator[None]:
+    """Hold what libraries print on stderr while a model loads (import notices, deprecation warnings, NUMA
+    notes, checkpoint progress bars): shown with -v, or when the load fails; our own output is on stdout."""
+    if verbose:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            held.seek(0)
+            os.write(2, held.read()[-20_000:])
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)

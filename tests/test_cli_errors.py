@@ -5,6 +5,7 @@ is ever built), and nothing written.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -103,3 +104,14 @@ def test_bad_datasets_are_refused_before_anything_is_written(lines, needle, comm
     out = tmp_path / "out"
     _one_line_error(runner.invoke(app, ["bench", command, str(data), "--backend", "fake", "--out", str(out)]), 2, needle)
     assert not out.exists()
+
+
+@pytest.mark.model
+def test_a_model_load_is_quiet(tmp_path):
+    """The real bundled model through the real command (another process, so the autouse refusal does not
+    apply): the third-party notices vLLM and torch print while loading stay out of the terminal."""
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    done = subprocess.run([str(Path(sys.executable).parent / "reason"), "solve", "What is 2 + 2?", "--max-tokens", "8"],
+                          capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "" and "answer:" in done.stdout

@@ -235,7 +235,8 @@ class _Run:
                 for key, _ in sel.select(timeout=min(remaining, _WATCH_S)):
                     if not self._read(sel, key):
                         return
-                if tree_memory(proc.pid) > self.limits.memory_mb * 2**20:
+                over = tree_memory(proc.pid) > self.limits.memory_mb * 2**20
+                if over or (self.cgroup is not None and self.cgroup.oom_kills()):  # the kernel killed one: end the run
                     self.limit = "memory"
                     return
 

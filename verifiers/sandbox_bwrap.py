@@ -20,6 +20,7 @@ Leaves out: cgroups (memory and process counts are bounded by rlimits and the ho
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -45,12 +46,28 @@ def unavailable(uid: int | None) -> str | None:
         return "bwrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
     argv = [binary, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
             *_system_args(), "--proc", "/proc", "--dev", "/dev", "--", "/usr/bin/env", "true"]
-    ids = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, env={}, **ids)  # type: ignore[call-overload]
+        done = subprocess.run([sys.executable, "-I", "-c", _REAPER, json.dumps({"argv": argv, "uid": uid})],
+                              capture_output=True, text=True, timeout=30, env={})
     except (OSError, subprocess.SubprocessError) as exc:
         return f"bwrap could not start: {exc}"
     return None if done.returncode == 0 else f"bwrap refused: {done.stderr.strip()[:300]}"
+
+
+_REAPER = """
+import ctypes, json, os, subprocess, sys
+cfg = json.loads(sys.argv[1])
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: bwrap's namespace init, orphaned, comes here
+ids = {"user": cfg["uid"], "group": cfg["uid"], "extra_groups": []} if cfg["uid"] is not None else {}
+code = subprocess.run(cfg["argv"], env={}, **ids).returncode
+while True:
+    try:
+        os.waitpid(-1, 0)
+    except ChildProcessError:
+        break
+sys.exit(code)
+"""
+"""Runs the probe as the launcher runs bwrap: as a subreaper, so no process of it is left to the host's init."""
 
 
 def plan(env: dict[str, str], scratch_mb: int, with_seccomp: bool, staged: bool) -> dict:

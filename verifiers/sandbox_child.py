@@ -165,6 +165,14 @@ def isolate(cfg: dict) -> str:
     return "namespaces+uid" if as_root else "namespaces"
 
 
+def _set_oom_score(value: int) -> None:
+    try:
+        with open("/proc/self/oom_score_adj", "w") as fh:
+            fh.write(str(value))
+    except OSError:
+        pass  # not root: no cgroup either, nothing to protect against
+
+
 def _drop_privileges(uid: int) -> None:
     os.setgroups([])
     os.setgid(uid)
@@ -185,6 +193,7 @@ def _start_worker(cfg: dict, uid: int | None) -> int:
     if pid:
         return pid
     try:
+        _set_oom_score(0)
         if uid is not None:
             os.chown(cfg["work"], uid, uid)
             _drop_privileges(uid)
@@ -289,6 +298,7 @@ def main() -> None:
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _set_oom_score(-1000)  # the reaper of the run must outlive the cgroup's OOM kills; its children reset it
     if cfg["layer"] == "bwrap":
         _run_bwrap(cfg, program)
         return
@@ -306,12 +316,14 @@ def main() -> None:
         _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         _supervise(cfg, isolation)
         return
+    _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # what the namespace leaves when its init dies comes to us
     init = os.fork()  # first child in the new PID namespace: its init
     if init == 0:
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         _supervise(cfg, isolation)
         os._exit(0)
     os.waitpid(init, 0)
+    _reap_all()
 
 
 def _run_bwrap(cfg: dict, program: bytes) -> None:
@@ -332,6 +344,7 @@ def _run_bwrap(cfg: dict, program: bytes) -> None:
     pid = os.fork()
     if pid == 0:
         try:
+            _set_oom_score(0)
             if uid is not None:
                 _drop_privileges(uid)
             _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)

@@ -32,7 +32,9 @@ from reason.bench.rescore import rescore
 from reason.bench.runner import PoolFactory, RunConfig, RunOutcome, run_benchmark
 from reason.bench.sweep import SweepConfig, run_sweep
 from reason.cli_support import (
+    BACKEND_HELP,
     EXIT_INTERRUPTED,
+    backend_options,
     check_backend_options,
     check_out_dir,
     check_ray_address,
@@ -72,13 +74,6 @@ def _searcher_params(pairs: list[str] | None, n: int | None, temperature: float 
     return params
 
 
-def _backend_options(pairs: list[str] | None, model: str | None) -> dict[str, Any]:
-    options = parse_pairs(pairs, "--backend-opt")
-    if model is not None:
-        options["model"] = model
-    return options
-
-
 def _fail(exc: ReasonError) -> None:
     raise fail(exc) from None
 
@@ -98,7 +93,11 @@ def _preflight(strategies: tuple[str, ...], params: dict[str, Any] | None, task:
     check_ray_address(ray_address)
 
 
-def _show(outcome: RunOutcome, title: str, quiet: bool) -> None:
+def _show(outcome: RunOutcome, title: str, quiet: bool, as_json: bool = False) -> None:
+    if as_json:
+        typer.echo(json.dumps({"run_dir": str(outcome.run_dir), "new_records": outcome.new_records,
+                               "summary": outcome.summary.model_dump(mode="json")}))
+        return
     if not quiet:
         console.print(summary_table(outcome.summary, title))
     c = outcome.session_cache
@@ -113,8 +112,10 @@ def _show(outcome: RunOutcome, title: str, quiet: bool) -> None:
 
 STRATEGY = typer.Option("cot", "--strategy", "-s", help="A registered searcher (see `reason components`).")
 PARAM = typer.Option(None, "--param", "-p", help="Searcher parameter key=value (repeatable).")
-BACKEND = typer.Option("vllm", "--backend", "-b", help="A registered generator backend.")
-BACKEND_OPT = typer.Option(None, "--backend-opt", help="Backend option key=value (repeatable).")
+BACKEND = typer.Option("vllm", "--backend", "-b", help=BACKEND_HELP["backend"])
+MODEL = typer.Option(None, "--model", help=BACKEND_HELP["model"])
+BASE_URL = typer.Option(None, "--base-url", help=BACKEND_HELP["base_url"])
+BACKEND_OPT = typer.Option(None, "--backend-opt", help=BACKEND_HELP["backend_opt"])
 RAY = typer.Option(
     False, "--ray", help="Solve on Ray, model replicas as actors: joins RAY_ADDRESS if set, else starts Ray here."
 )
@@ -133,7 +134,8 @@ def run_command(
     max_tokens: int | None = typer.Option(None, "--max-tokens"),
     param: list[str] | None = PARAM,
     backend: str = BACKEND,
-    model: str | None = typer.Option(None, "--model", help="Model for the backend (default: the bundled one)."),
+    model: str | None = MODEL,
+    base_url: str | None = BASE_URL,
     backend_opt: list[str] | None = BACKEND_OPT,
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first LIMIT problems."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default runs/DATASET-STRATEGY)."),
@@ -149,6 +151,7 @@ def run_command(
     ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Generate everything; store nothing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object (no bar, no table)."),
     ray: bool = RAY,
     ray_address: str | None = RAY_ADDRESS,
     replicas: int | None = REPLICAS,
@@ -158,7 +161,7 @@ def run_command(
     """Run (or resume) a benchmark: the same command on the same --out continues where it stopped."""
     try:
         ray_options = _ray_options(ray, ray_address, replicas, replica_cpus, replica_gpus)
-        params, options = _searcher_params(param, n, temperature, max_tokens), _backend_options(backend_opt, model)
+        params, options = _searcher_params(param, n, temperature, max_tokens), backend_options(backend, model, base_url, backend_opt)
         run_dir = out or Path("runs") / f"{Path(dataset).stem}-{strategy}"
         _preflight((strategy,), params, task, backend, options, ray_address)
         config = RunConfig(
@@ -171,13 +174,14 @@ def run_command(
         load_dataset(config.dataset, config.field_map(), config.task)  # bad data: refused before --out is made
         check_out_dir(run_dir)
         outcome = _with_progress(
-            quiet, f"{dataset} {strategy}", lambda p: run_benchmark(config, run_dir, progress=p, pools=_pools(ray_options))
+            quiet or as_json, f"{dataset} {strategy}",
+            lambda p: run_benchmark(config, run_dir, progress=p, pools=_pools(ray_options)),
         )
     except ReasonError as exc:
         _fail(exc)
     except KeyboardInterrupt:
         raise _interrupted(run_dir) from None
-    _show(outcome, f"{dataset} · {strategy}", quiet)
+    _show(outcome, f"{dataset} · {strategy}", quiet, as_json)
 
 
 def _interrupted(run_dir: Path) -> typer.Exit:
@@ -235,7 +239,8 @@ def sweep_command(
         None, "--tokens-per-sample", help="Tokens per solution for the budget table (default: measured by CoT)."
     ),
     backend: str = BACKEND,
-    model: str | None = typer.Option(None, "--model"),
+    model: str | None = MODEL,
+    base_url: str | None = BASE_URL,
     backend_opt: list[str] | None = BACKEND_OPT,
     concurrency: int = typer.Option(1, "--concurrency", "-c", min=1),
     verifier: str = typer.Option("match", "--verifier"),
@@ -255,7 +260,7 @@ def sweep_command(
     """Each strategy at matched generated-token budgets; writes OUT/sweep.md and a PNG plot."""
     try:
         ray_options = _ray_options(ray, ray_address, replicas, replica_cpus, replica_gpus)
-        _preflight(_split(strategies, str), None, task, backend, _backend_options(backend_opt, model), ray_address)
+        _preflight(_split(strategies, str), None, task, backend, backend_options(backend, model, base_url, backend_opt), ray_address)
         fields = RunConfig(dataset=dataset, strategy="cot", question_field=question_field, answer_field=answer_field,
                            id_field=id_field).field_map()
         load_dataset(dataset, fields, task)
@@ -263,7 +268,7 @@ def sweep_command(
         config = SweepConfig(
             dataset=dataset, strategies=_split(strategies, str), budgets=_split(budgets, int), limit=limit,
             common=_searcher_params(param, None, None, max_tokens), tokens_per_sample=tokens_per_sample,
-            backend=backend, backend_options=_backend_options(backend_opt, model), verifier=verifier,
+            backend=backend, backend_options=backend_options(backend, model, base_url, backend_opt), verifier=verifier,
             concurrency=concurrency, task=task, question_field=question_field, answer_field=answer_field,
             id_field=id_field,
         )

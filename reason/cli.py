@@ -19,13 +19,20 @@ from rich.console import Console
 from rich.table import Table
 
 from reason.cli_components import KINDS
-from reason.cli_support import check_backend_options, fail, read_question, third_party_output_captured
+from reason.cli_support import (
+    BACKEND_HELP,
+    backend_options,
+    check_backend_options,
+    fail,
+    read_question,
+    third_party_output_captured,
+)
 from reason.errors import ConfigError, ReasonError
 from reason.params import parse_pairs
 from reason.registry import registry
 from reason.types import SearchResult
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Turn extra inference compute into better answers.")
+app = typer.Typer(no_args_is_help=True, help="Turn extra inference compute into better answers.")
 console = Console()
 
 
@@ -33,18 +40,11 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
     return parse_pairs(pairs, "parameter")
 
 
-def _backend_options(backend: str, model: str | None, base_url: str | None) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    if model is not None:
-        options["model"] = model
-    if base_url is not None:
-        if backend != "http":
-            raise ConfigError("--base-url is for --backend http")
-        options["base_url"] = base_url
-    return options
-
-
 def show_result(result: SearchResult, show_reasoning: bool = True) -> None:
+    """Rich on a terminal; plain lines (tab-separated candidates) when piped."""
+    if not console.is_terminal:
+        _show_plain(result, show_reasoning)
+        return
     if show_reasoning:
         console.rule(f"reasoning ({result.strategy})")
         console.print(result.reasoning.strip() or "[dim](empty)[/]", markup=False, highlight=False)
@@ -87,6 +87,17 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _show_plain(result: SearchResult, show_reasoning: bool) -> None:
+    if show_reasoning:
+        typer.echo(f"reasoning ({result.strategy}):\n{result.reasoning.strip()}")
+    for c in result.candidates:
+        typer.echo(f"candidate\t{c.answer}\t{c.votes}\t{'' if c.score is None else f'{c.score:.3f}'}")
+    typer.echo(f"answer: {'' if result.answer is None else result.answer}")
+    spent = result.compute
+    typer.echo(f"compute: {spent.prompt_tokens} prompt + {spent.generated_tokens} generated tokens, "
+               f"{spent.model_calls} model calls, {spent.wall_time_s:.1f} s")
+
+
 @app.callback()
 def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what the engine does.")] = False,
@@ -107,10 +118,10 @@ def solve(
     max_tokens: Annotated[int | None, typer.Option(help="Most tokens per generation.")] = None,
     param: Annotated[list[str], typer.Option("--param", "-p", help="Other strategy parameters, key=value (repeatable).")] = [],  # noqa: B006
     task: Annotated[str, typer.Option(help="Task style: prompt and answer extraction (gsm8k, math).")] = "gsm8k",
-    model: Annotated[str | None, typer.Option(help="Local model folder or .gguf file (default: bundled SmolLM2-135M).")] = None,
-    backend: Annotated[str, typer.Option(help="Generator backend (vllm, http, ...).")] = "vllm",
-    base_url: Annotated[str | None, typer.Option(help="Server URL for --backend http, e.g. http://host:8000/v1.")] = None,
-    backend_opt: Annotated[list[str], typer.Option("--backend-opt", help="A backend option, key=value (repeatable); values parse as JSON when they can.")] = [],  # noqa: B006
+    model: Annotated[str | None, typer.Option(help=BACKEND_HELP["model"])] = None,
+    backend: Annotated[str, typer.Option("--backend", "-b", help=BACKEND_HELP["backend"])] = "vllm",
+    base_url: Annotated[str | None, typer.Option(help=BACKEND_HELP["base_url"])] = None,
+    backend_opt: Annotated[list[str], typer.Option("--backend-opt", help=BACKEND_HELP["backend_opt"])] = [],  # noqa: B006
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole result (answer, candidates, compute, trace) as JSON.")] = False,
 ) -> None:
     """Solve one question and show the reasoning, the candidates with votes, the answer and the compute spent."""
@@ -127,7 +138,7 @@ def solve(
 
         make_searcher(strategy, **params)  # everything the input decides, before paying for a model load
         task_style(task)
-        options = parse_pairs(backend_opt, "backend option") | _backend_options(backend, model, base_url)
+        options = backend_options(backend, model, base_url, backend_opt)
         check_backend_options(backend, options)
         with console.status("loading model...") if not as_json else contextlib.nullcontext(), \
                 third_party_output_captured(_verbose()):

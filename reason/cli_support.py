@@ -45,6 +45,29 @@ def read_question(question: str) -> str:
     return text.strip()
 
 
+BACKEND_HELP = {
+    "backend": "Generator backend: vllm (in this process), http (an OpenAI-compatible server), or a plugin's.",
+    "model": "Model for the backend: a local folder or .gguf file (default: the bundled SmolLM2-135M).",
+    "base_url": "Server URL for --backend http, e.g. http://host:8000/v1.",
+    "backend_opt": "A backend option, key=value (repeatable); values parse as JSON when they can.",
+}
+"""One help text per backend option, shared by `reason solve` and `reason bench`."""
+
+
+def backend_options(backend: str, model: str | None, base_url: str | None, pairs: list[str] | None) -> dict[str, Any]:
+    """The backend's keyword options from the shared flags (`--model`, `--base-url`, `--backend-opt`)."""
+    from reason.params import parse_pairs
+
+    options = parse_pairs(pairs or [], "--backend-opt")
+    if model is not None:
+        options["model"] = model
+    if base_url is not None:
+        if backend != "http":
+            raise ConfigError("--base-url is for --backend http")
+        options["base_url"] = base_url
+    return options
+
+
 def check_backend_options(backend: str, options: dict[str, Any]) -> None:
     """Refuse options the backend does not take, from its signature or its config class, without building it."""
     factory = registry.get("generator", backend)

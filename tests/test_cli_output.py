@@ -1,0 +1,47 @@
+"""What the command line prints for scripts: plain lines when piped, JSON on request, shell completion."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from reason.cli import app
+
+runner = CliRunner()
+FAKE = ["--backend", "fake", "--backend-opt", 'script=["So 3 + 4 = 7.\\nThe answer is 7."]', "--backend-opt", "cycle=true"]
+
+
+def test_solve_piped_is_plain_lines():
+    result = runner.invoke(app, ["solve", "What is 3 + 4?", *FAKE, "-s", "self-consistency", "--n", "2"])
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "candidate\t7\t2\t" in lines and "answer: 7" in lines
+    assert not any(ch in result.stdout for ch in "━┃│╇\x1b")  # no box drawing, no colour codes
+
+
+def test_bench_json_summary(tmp_path):
+    result = runner.invoke(app, ["bench", "run", "gsm8k", *FAKE, "--limit", "2", "--out", str(tmp_path / "r"), "--json"])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["new_records"] == 2 and data["summary"]["problems"] == 2 and "accuracy" in data["summary"]
+
+
+def test_bench_takes_the_same_backend_flags_as_solve(tmp_path):
+    result = runner.invoke(app, ["bench", "run", "gsm8k", "--base-url", "http://127.0.0.1:9/v1", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "--base-url is for --backend http" in result.stderr
+
+
+def test_components_lists_parameters_with_help():
+    result = runner.invoke(app, ["components", "searcher", "beam"])
+    assert result.exit_code == 0, result.stderr
+    rows = {line.split("\t")[0]: line.split("\t") for line in result.stdout.splitlines()}
+    assert rows["width"][1:3] == ["int", "2"] and "Next steps generated" in rows["width"][3]
+    kinds = {line.split("\t")[0] for line in runner.invoke(app, ["components"]).stdout.splitlines()}
+    assert {"generator", "searcher", "verifier", "prm", "task", "vote", "dataset"} <= kinds
+    assert runner.invoke(app, ["components", "nope"]).exit_code == 2
+
+
+def test_shell_completion_script():
+    result = runner.invoke(app, ["--show-completion", "bash"], prog_name="reason")
+    assert result.exit_code == 0 and "_reason_completion" in result.stdout

@@ -130,8 +130,8 @@ def run_command(
     dataset: str = typer.Argument(..., help=f"Bundled ({', '.join(dataset_names())}) or a JSONL path."),
     strategy: str = STRATEGY,
     n: int | None = typer.Option(None, "--n", help="Samples (searchers that take n)."),
-    temperature: float | None = typer.Option(None, "--temperature"),
-    max_tokens: int | None = typer.Option(None, "--max-tokens"),
+    temperature: float | None = typer.Option(None, "--temperature", help="Sampling temperature."),
+    max_tokens: int | None = typer.Option(None, "--max-tokens", help="Most tokens per generation."),
     param: list[str] | None = PARAM,
     backend: str = BACKEND,
     model: str | None = MODEL,
@@ -142,9 +142,9 @@ def run_command(
     concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, help="Problems in flight at once."),
     verifier: str = typer.Option("match", "--verifier", help="A registered verifier."),
     vote: str | None = typer.Option(None, "--vote", "--aggregate", help=f"Vote rule: {', '.join(VOTES)} (--aggregate: its old name)."),
-    question_field: str | None = typer.Option(None, "--question-field"),
-    answer_field: str | None = typer.Option(None, "--answer-field"),
-    id_field: str | None = typer.Option(None, "--id-field"),
+    question_field: str | None = typer.Option(None, "--question-field", help="JSONL field of the question (default question)."),
+    answer_field: str | None = typer.Option(None, "--answer-field", help="JSONL field of the reference answer (default answer)."),
+    id_field: str | None = typer.Option(None, "--id-field", help="JSONL field of a problem's id (default: its line)."),
     task: str | None = typer.Option(None, "--task", help="Task style (prompt and extraction), e.g. gsm8k, math."),
     cache: str | None = typer.Option(
         None, "--cache", help="Generation cache file (default RUN_DIR/generations.sqlite); share it between runs."
@@ -213,7 +213,7 @@ def rescore_command(
     vote: str | None = typer.Option(None, "--vote", "--aggregate", help=f"Vote rule: {', '.join(VOTES)} (--aggregate: its old name)."),
     verifier: str | None = typer.Option(None, "--verifier", help="Grade with this verifier instead."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Default RUN_DIR/rescore/AGGREGATE-VERIFIER."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
 ) -> None:
     """Re-vote and re-grade a run from its generation cache; generates nothing."""
     try:
@@ -232,9 +232,9 @@ def sweep_command(
     budgets: str = typer.Option(
         "256,512,1024,2048", "--budgets", help="Generated tokens per problem, comma-separated."
     ),
-    limit: int | None = typer.Option(None, "--limit", min=1),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first LIMIT problems."),
     param: list[str] | None = PARAM,
-    max_tokens: int | None = typer.Option(None, "--max-tokens"),
+    max_tokens: int | None = typer.Option(None, "--max-tokens", help="Most tokens per generation."),
     tokens_per_sample: float | None = typer.Option(
         None, "--tokens-per-sample", help="Tokens per solution for the budget table (default: measured by CoT)."
     ),
@@ -242,15 +242,15 @@ def sweep_command(
     model: str | None = MODEL,
     base_url: str | None = BASE_URL,
     backend_opt: list[str] | None = BACKEND_OPT,
-    concurrency: int = typer.Option(1, "--concurrency", "-c", min=1),
-    verifier: str = typer.Option("match", "--verifier"),
-    task: str | None = typer.Option(None, "--task"),
-    question_field: str | None = typer.Option(None, "--question-field"),
-    answer_field: str | None = typer.Option(None, "--answer-field"),
-    id_field: str | None = typer.Option(None, "--id-field"),
+    concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, help="Problems in flight at once."),
+    verifier: str = typer.Option("match", "--verifier", help="A registered verifier."),
+    task: str | None = typer.Option(None, "--task", help="Task style (prompt and extraction), e.g. gsm8k, math."),
+    question_field: str | None = typer.Option(None, "--question-field", help="JSONL field of the question (default question)."),
+    answer_field: str | None = typer.Option(None, "--answer-field", help="JSONL field of the reference answer (default answer)."),
+    id_field: str | None = typer.Option(None, "--id-field", help="JSONL field of a problem's id (default: its line)."),
     out: Path = typer.Option(Path("runs/sweep"), "--out", "-o"),
     plot: Path | None = typer.Option(None, "--plot", help="PNG path (default OUT/sweep.png)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
     ray: bool = RAY,
     ray_address: str | None = RAY_ADDRESS,
     replicas: int | None = REPLICAS,

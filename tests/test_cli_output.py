@@ -45,3 +45,19 @@ def test_components_lists_parameters_with_help():
 def test_shell_completion_script():
     result = runner.invoke(app, ["--show-completion", "bash"], prog_name="reason")
     assert result.exit_code == 0 and "_reason_completion" in result.stdout
+
+
+def test_every_option_of_every_command_has_help():
+    import click
+    import typer
+
+    missing: list[str] = []
+
+    def walk(command: click.Command, path: str) -> None:
+        missing.extend(f"{path} {p.opts}" for p in command.params
+                       if isinstance(p, click.Option) and not p.help and not p.hidden)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, f"{path} {name}")
+
+    walk(typer.main.get_command(app), "reason")
+    assert missing == []

@@ -171,7 +171,8 @@ class InteractiveSolver:
     """
 
     HELP = (
-        "commands: /strategy NAME, /n N, /param key=value, /params (show), /task NAME, /file PATH, /quit; "
+        "commands: /strategy NAME, /n N, /param key=value, /params (show), /task NAME, /file PATH, "
+        "/lines (a question over several lines, ended by a line with a single '.'), /quit; "
         "anything else is a question"
     )
 
@@ -185,6 +186,7 @@ class InteractiveSolver:
             "/task": self._set_task,
             "/help": lambda arg: console.print(self.HELP),
             "/file": self._ask_file,
+            "/lines": self._ask_lines,
         }
 
     def run(self) -> None:
@@ -228,6 +230,12 @@ class InteractiveSolver:
         with console.status("solving... (Ctrl-C cancels this question)"):
             result = self.engine.solve(question, self.strategy, task=self.task, **self.params)
         show_result(result)
+
+    def _ask_lines(self, arg: str) -> None:
+        lines: list[str] = []
+        while (line := console.input("[dim]...[/] ")) != ".":
+            lines.append(line)
+        self._ask(read_question("\n".join(lines)))
 
     def _ask_file(self, path: str) -> None:
         from pathlib import Path

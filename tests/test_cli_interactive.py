@@ -78,6 +78,11 @@ def test_questions_commands_history_and_interrupts_in_a_real_terminal(terminal, 
     question.write_text("What is 3 + 4? " + "Think it through. " * 400)
     terminal.send(f"/file {question}\r")
     terminal.expect("answer: 7")
+    terminal.expect("? ")
+    terminal.send("/lines\r")
+    terminal.expect("...")
+    terminal.send("What is 3\r+ 4?\r.\r")
+    terminal.expect("answer: 7")
     terminal.send("/quit\r")
     assert terminal.close() == 0
     assert "What is 3 + 4?" in (tmp_path / "reason" / "history").read_text()

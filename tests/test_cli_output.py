@@ -61,3 +61,16 @@ def test_every_option_of_every_command_has_help():
 
     walk(typer.main.get_command(app), "reason")
     assert missing == []
+
+
+def test_the_interactive_solver_shows_live_progress_of_any_search():
+    from reason.api import make_searcher
+    from reason.cli import LiveProgress
+    from reason.testing import FakeGenerator
+    from reason.types import Problem
+
+    shown: list[str] = []
+    watched = LiveProgress(FakeGenerator(["The answer is 7.", "The answer is 8.", "The answer is 7."]), "gsm8k", shown.append)
+    result = make_searcher("self-consistency", n=3).search(Problem(question="3 + 4?"), watched)
+    assert result.answer == "7" and watched.calls >= 1
+    assert shown[-1].startswith(f"solving... {watched.calls} model calls, 3 samples") and "leading: 7 (2 of 3)" in shown[-1]

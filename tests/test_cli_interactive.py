@@ -21,10 +21,12 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 class Terminal:
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, backend: list[str] = FAKE, path: str = "") -> None:
         self.master, slave = os.openpty()
         env = {**os.environ, "TERM": "xterm", "XDG_CACHE_HOME": str(tmp_path), "COLUMNS": "120"}
-        self.proc = subprocess.Popen([REASON, "solve", *FAKE], stdin=slave, stdout=slave, stderr=slave, env=env,
+        if path:
+            env["PYTHONPATH"] = path
+        self.proc = subprocess.Popen([REASON, "solve", *backend], stdin=slave, stdout=slave, stderr=slave, env=env,
                                      start_new_session=True)
         os.close(slave)
         self.seen = ""
@@ -86,3 +88,47 @@ def test_questions_commands_history_and_interrupts_in_a_real_terminal(terminal, 
     terminal.send("/quit\r")
     assert terminal.close() == 0
     assert "What is 3 + 4?" in (tmp_path / "reason" / "history").read_text()
+
+
+SLOW_PLUGIN = """
+import time
+from reason.testing import FakeGenerator
+
+def factory(**options):
+    calls = []
+
+    def answer(prompt, params):
+        calls.append(prompt)
+        if len(calls) == 1:
+            time.sleep(60)  # the first question hangs until Ctrl-C
+        return "So 3 + 4 = 7.\\nThe answer is 7."
+
+    return FakeGenerator(answer)
+"""
+
+
+def test_ctrl_c_during_a_question_cancels_it_and_keeps_the_session(tmp_path):
+    """A slow backend from a plugin (an entry point of a distribution on PYTHONPATH, as a user would install one)."""
+    plugin = tmp_path / "plugin"
+    (plugin / "slow_backend-0.1.dist-info").mkdir(parents=True)
+    (plugin / "slow_backend-0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: slow-backend\nVersion: 0.1\n")
+    (plugin / "slow_backend-0.1.dist-info" / "entry_points.txt").write_text("[reason.generators]\nslow = slow_backend:factory\n")
+    (plugin / "slow_backend.py").write_text(SLOW_PLUGIN)
+    terminal = Terminal(tmp_path, ["--backend", "slow"], path=str(plugin))
+    try:
+        terminal.expect("anything else is a question")
+        terminal.expect("? ")
+        terminal.send("What is 3 + 4?\r")
+        terminal.expect("solving")
+        time.sleep(0.5)
+        os.killpg(terminal.proc.pid, signal.SIGINT)
+        terminal.expect("cancelled")
+        terminal.expect("? ")
+        terminal.send("What is 3 + 4?\r")
+        terminal.expect("answer: 7")
+        terminal.expect("? ")
+        terminal.send("/quit\r")
+        assert terminal.close() == 0
+    finally:
+        if terminal.proc.poll() is None:
+            terminal.proc.kill()

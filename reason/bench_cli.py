@@ -27,7 +27,7 @@ from typer.core import TyperGroup
 
 from reason.bench.datasets import dataset_names, load_dataset
 from reason.bench.progress import RichProgress
-from reason.bench.report import plot_sweep, summary_table, sweep_markdown
+from reason.bench.report import plot_sweep, summary_rows, summary_table, sweep_markdown
 from reason.bench.rescore import rescore
 from reason.bench.runner import PoolFactory, RunConfig, RunOutcome, run_benchmark
 from reason.bench.sweep import SweepConfig, run_sweep
@@ -98,8 +98,11 @@ def _show(outcome: RunOutcome, title: str, quiet: bool, as_json: bool = False) -
         typer.echo(json.dumps({"run_dir": str(outcome.run_dir), "new_records": outcome.new_records,
                                "summary": outcome.summary.model_dump(mode="json")}))
         return
-    if not quiet:
+    if not quiet and console.is_terminal:
         console.print(summary_table(outcome.summary, title))
+    elif not quiet:  # piped: plain "metric<TAB>value" lines
+        for name, value in summary_rows(outcome.summary):
+            typer.echo(f"{name}\t{value}")
     c = outcome.session_cache
     console.print(
         f"{outcome.run_dir}: {outcome.new_records} problems solved now; "
@@ -214,15 +217,16 @@ def rescore_command(
     verifier: str | None = typer.Option(None, "--verifier", help="Grade with this verifier instead."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Default RUN_DIR/rescore/AGGREGATE-VERIFIER."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object (no bar, no table)."),
 ) -> None:
     """Re-vote and re-grade a run from its generation cache; generates nothing."""
     try:
         outcome = _with_progress(
-            quiet, f"rescore {run_dir}", lambda p: rescore(run_dir, vote, verifier, out, progress=p)
+            quiet or as_json, f"rescore {run_dir}", lambda p: rescore(run_dir, vote, verifier, out, progress=p)
         )
     except ReasonError as exc:
         _fail(exc)
-    _show(outcome, f"rescore · {vote or 'searcher vote'} · {verifier or 'same verifier'}", quiet)
+    _show(outcome, f"rescore · {vote or 'searcher vote'} · {verifier or 'same verifier'}", quiet, as_json)
 
 
 @bench_app.command("sweep")
@@ -297,7 +301,7 @@ def _bars(quiet: bool):
     def make(label: str) -> _SelfClosingProgress | None:
         if quiet:
             return None
-        bars.append(_SelfClosingProgress(label, console))
+        bars.append(_SelfClosingProgress(label, err_console))
         return bars[-1]
 
     try:
@@ -317,7 +321,7 @@ def _split(text: str, kind: type) -> tuple:
 def _with_progress(quiet: bool, label: str, work):
     if quiet:
         return work(None)
-    with RichProgress(label, console) as progress:
+    with RichProgress(label, err_console) as progress:
         return work(progress)
 
 

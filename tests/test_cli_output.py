@@ -74,3 +74,13 @@ def test_the_interactive_solver_shows_live_progress_of_any_search():
     result = make_searcher("self-consistency", n=3).search(Problem(question="3 + 4?"), watched)
     assert result.answer == "7" and watched.calls >= 1
     assert shown[-1].startswith(f"solving... {watched.calls} model calls, 3 samples") and "leading: 7 (2 of 3)" in shown[-1]
+
+
+def test_bench_piped_summary_is_plain_and_rescore_has_json(tmp_path):
+    out = tmp_path / "r"
+    result = runner.invoke(app, ["bench", "run", "gsm8k", *FAKE, "--limit", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert "problems\t2" in result.stdout.splitlines() and not any(ch in result.stdout for ch in "━┃│")
+    again = runner.invoke(app, ["bench", "rescore", str(out), "--vote", "majority", "--json"])
+    assert again.exit_code == 0, again.stderr
+    assert json.loads(again.stdout)["summary"]["problems"] == 2

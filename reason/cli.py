@@ -158,36 +158,6 @@ def solve(
 
 
 
-class LiveProgress:
-    """The engine's generator, watched: after each model call, the status line says how many calls, samples
-    and tokens the search has spent and which answer leads among the samples so far (any searcher: it sees
-    only what the searcher asks of the model)."""
-
-    def __init__(self, inner: Any, task: str, show: Any) -> None:
-        from reason.tasks import task_style
-
-        self.inner, self.style, self.show = inner, task_style(task), show
-        self.calls = self.samples = self.tokens = 0
-        self.votes: dict[str, int] = {}
-
-    def __getattr__(self, name: str) -> Any:  # name, supports_*, tokenizer helpers: the inner generator's
-        return getattr(self.inner, name)
-
-    def generate(self, prompts: Any, params: Any) -> Any:
-        batches = self.inner.generate(prompts, params)
-        self.calls += 1
-        for completion in (c for batch in batches for c in batch):
-            self.samples += 1
-            self.tokens += len(completion.token_ids)
-            if (answer := self.style.extract(completion.text)) is not None:
-                self.votes[answer] = self.votes.get(answer, 0) + 1
-        leader = max(self.votes.items(), key=lambda item: item[1], default=None)
-        lead = f"; leading: {leader[0]} ({leader[1]} of {self.samples})" if leader else ""
-        self.show(f"solving... {self.calls} model calls, {self.samples} samples, {self.tokens} tokens{lead}"
-                  " (Ctrl-C cancels this question)")
-        return batches
-
-
 TERMINAL_LINE_LIMIT = 4095
 """A canonical-mode terminal cuts a typed or pasted line here (Linux's N_TTY buffer)."""
 
@@ -261,8 +231,13 @@ class InteractiveSolver:
         from reason.types import Problem
 
         searcher = make_searcher(self.strategy, **self.params)
+        from reason.watch import WatchedGenerator
+
         with console.status("solving... (Ctrl-C cancels this question)") as status:
-            watched = LiveProgress(self.engine.generator, self.task, status.update)
+            def show(progress: Any) -> None:
+                status.update(f"solving... {progress.describe()} (Ctrl-C cancels this question)")
+
+            watched = WatchedGenerator(self.engine.generator, self.task, show)
             result = searcher.search(Problem(question=question, task=self.task), watched)
         show_result(result)
 

@@ -63,24 +63,21 @@ def test_every_option_of_every_command_has_help():
     assert missing == []
 
 
-def test_the_interactive_solver_shows_live_progress_of_any_search():
+def test_a_watched_search_reports_progress_and_can_be_cancelled():
+    import pytest
+
     from reason.api import make_searcher
-    from reason.cli import LiveProgress
     from reason.testing import FakeGenerator
     from reason.types import Problem
+    from reason.watch import SearchCancelled, WatchedGenerator
 
-    shown: list[str] = []
-    watched = LiveProgress(FakeGenerator(["The answer is 7.", "The answer is 8.", "The answer is 7."]), "gsm8k", shown.append)
+    shown: list = []
+    watched = WatchedGenerator(FakeGenerator(["The answer is 7.", "The answer is 8.", "The answer is 7."]), "gsm8k",
+                               shown.append)
     result = make_searcher("self-consistency", n=3).search(Problem(question="3 + 4?"), watched)
     assert result.answer == "7" and watched.calls >= 1
-    assert shown[-1].startswith(f"solving... {watched.calls} model calls, 3 samples") and "leading: 7 (2 of 3)" in shown[-1]
-
-
-def test_bench_piped_summary_is_plain_and_rescore_has_json(tmp_path):
-    out = tmp_path / "r"
-    result = runner.invoke(app, ["bench", "run", "gsm8k", *FAKE, "--limit", "2", "--out", str(out)])
-    assert result.exit_code == 0, result.stderr
-    assert "problems\t2" in result.stdout.splitlines() and not any(ch in result.stdout for ch in "━┃│")
-    again = runner.invoke(app, ["bench", "rescore", str(out), "--vote", "majority", "--json"])
-    assert again.exit_code == 0, again.stderr
-    assert json.loads(again.stdout)["summary"]["problems"] == 2
+    assert shown[-1].describe().startswith(f"{watched.calls} model calls, 3 samples")
+    assert "leading: 7 (2 of 3)" in shown[-1].describe()
+    stopped = WatchedGenerator(FakeGenerator(["The answer is 7."], cycle=True), "gsm8k", shown.append, lambda: True)
+    with pytest.raises(SearchCancelled):
+        make_searcher("self-consistency", n=3).search(Problem(question="3 + 4?"), stopped)

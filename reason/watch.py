@@ -1,0 +1,67 @@
+"""A generator watched from outside a search: after each model call, what the search has spent so far and
+which answer leads; and a way to stop a search between model calls.
+
+`WatchedGenerator(inner, task, on_call, cancelled)` passes every call through to `inner`, then calls
+`on_call(progress)` with a `SearchProgress`; before each call it checks `cancelled()` and raises
+`SearchCancelled` when it says so (a client that went away, a Ctrl-C). Any searcher works unchanged:
+it sees only what it asks of the model. Model calls from several threads are serialised (backends are
+not all thread-safe).
+Leaves out: merging calls from concurrent searches into shared batches (the benchmark's micro-batcher).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reason.errors import ReasonError
+from reason.tasks import task_style
+from reason.types import Completion, Prompt, SamplingParams
+
+
+class SearchCancelled(ReasonError):
+    """The search was stopped from outside, between two model calls."""
+
+
+@dataclass(frozen=True)
+class SearchProgress:
+    calls: int
+    samples: int
+    tokens: int
+    leader: str | None
+    leader_votes: int
+
+    def describe(self) -> str:
+        lead = f"; leading: {self.leader} ({self.leader_votes} of {self.samples})" if self.leader is not None else ""
+        return f"{self.calls} model calls, {self.samples} samples, {self.tokens} tokens{lead}"
+
+
+_MODEL_CALLS = threading.Lock()
+
+
+class WatchedGenerator:
+    def __init__(self, inner: Any, task: str, on_call: Callable[[SearchProgress], None],
+                 cancelled: Callable[[], bool] = lambda: False) -> None:
+        self.inner, self.style, self.on_call, self.cancelled = inner, task_style(task), on_call, cancelled
+        self.calls = self.samples = self.tokens = 0
+        self.votes: dict[str, int] = {}
+
+    def __getattr__(self, name: str) -> Any:  # name, supports_*, tokenizer helpers: the inner generator's
+        return getattr(self.inner, name)
+
+    def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
+        if self.cancelled():
+            raise SearchCancelled("the search was cancelled")
+        with _MODEL_CALLS:
+            batches = self.inner.generate(prompts, params)
+        self.calls += 1
+        for completion in (c for batch in batches for c in batch):
+            self.samples += 1
+            self.tokens += len(completion.token_ids)
+            if (answer := self.style.extract(completion.text)) is not None:
+                self.votes[answer] = self.votes.get(answer, 0) + 1
+        leader = max(self.votes.items(), key=lambda item: item[1], default=(None, 0))
+        self.on_call(SearchProgress(self.calls, self.samples, self.tokens, leader[0], leader[1]))
+        return batches

@@ -297,6 +297,47 @@ def components(
         raise fail(exc) from None
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    strategy: Annotated[str, typer.Option("--strategy", "-s", help="The strategy of requests that name none.")] = "cot",
+    param: Annotated[list[str], typer.Option("--param", "-p", help="The default strategy's parameters, key=value (repeatable).")] = [],  # noqa: B006
+    task: Annotated[str, typer.Option(help="Task style: prompt and answer extraction (gsm8k, math).")] = "gsm8k",
+    model: Annotated[str | None, typer.Option(help=BACKEND_HELP["model"])] = None,
+    backend: Annotated[str, typer.Option("--backend", "-b", help=BACKEND_HELP["backend"])] = "vllm",
+    base_url: Annotated[str | None, typer.Option(help=BACKEND_HELP["base_url"])] = None,
+    backend_opt: Annotated[list[str], typer.Option("--backend-opt", help=BACKEND_HELP["backend_opt"])] = [],  # noqa: B006
+    max_budget: Annotated[int | None, typer.Option(help="Most policy tokens one request may ask for (and must name).")] = None,
+    max_n: Annotated[int, typer.Option(help="Largest n a request may ask of a searcher.")] = 64,
+    api_key: Annotated[str | None, typer.Option(envvar="REASON_API_KEY", help="Require this Bearer key (or REASON_API_KEY).")] = None,
+) -> None:
+    """An OpenAI-compatible endpoint: any client gets searched answers by pointing its base URL here."""
+    try:
+        from reason.api import Engine
+        from reason.serve import ServeConfig, create_app
+        from reason.tasks import task_style
+
+        config = ServeConfig(strategy=strategy, params=parse_params(param), task=task, max_budget=max_budget,
+                             max_n=max_n, api_key=api_key)
+        from reason.api import make_searcher
+
+        make_searcher(strategy, **config.params)
+        task_style(task)
+        options = backend_options(backend, model, base_url, backend_opt)
+        check_backend_options(backend, options)
+        with console.status("loading model..."), third_party_output_captured(_verbose()):
+            engine = Engine(backend, **options)
+    except ReasonError as exc:
+        raise fail(exc) from None
+    import uvicorn
+
+    err = Console(stderr=True)
+    err.print(f"reason serve: http://{host}:{port}/v1 (default strategy {strategy}); Ctrl-C stops it")
+    with engine:
+        uvicorn.run(create_app(engine, config), host=host, port=port, log_level="warning")
+
+
 def _print_rows(header: list[str], rows: list[list[str]]) -> None:
     """A table on a terminal; tab-separated lines when piped."""
     if not console.is_terminal:

@@ -1,0 +1,159 @@
+"""`reason serve` through the official `openai` client against the real server on 127.0.0.1 (uvicorn in a
+thread), with a scripted generator for speed: plain and streamed chat completions, the three ways to pick
+a search, OpenAI-shaped errors, the API key, traces, concurrent clients, and a disconnect that cancels.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+openai = pytest.importorskip("openai")
+uvicorn = pytest.importorskip("uvicorn")
+
+from reason.api import Engine
+from reason.serve import ServeConfig, create_app
+from reason.testing import FakeGenerator
+
+KEY = "sk-test-reason"
+
+
+def _answer(prompt, params):
+    return "3 + 4 = 7.\nThe answer is 7."
+
+
+class Server:
+    def __init__(self, config: ServeConfig, script=_answer) -> None:
+        self.generator = FakeGenerator(script)
+        self.engine = Engine(generator=self.generator)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(create_app(self.engine, config), host="127.0.0.1", port=self.port,
+                                                    log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        while not self.server.started:
+            time.sleep(0.02)
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+
+    def client(self, key: str = KEY):
+        return openai.OpenAI(base_url=self.url, api_key=key, max_retries=0)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server():
+    running = Server(ServeConfig(strategy="cot", api_key=KEY, max_n=8, max_budget=5000))
+    yield running
+    running.stop()
+
+
+def ask(client, **extra):
+    return client.chat.completions.create(model=extra.pop("model", "reason"),
+                                          messages=[{"role": "user", "content": "What is 3 + 4?"}], **extra)
+
+
+def test_a_plain_chat_completion(server):
+    response = ask(server.client(), extra_body={"reason": {"budget": {"tokens": 3000}}})
+    assert response.choices[0].message.content == "3 + 4 = 7.\nThe answer is 7."
+    reason = response.model_extra["reason"]
+    assert reason["answer"] == "7" and reason["strategy"] == "cot" and reason["candidates"][0]["votes"] == 1
+    assert response.usage.total_tokens == response.usage.prompt_tokens + response.usage.completion_tokens > 0
+    trace = httpx.get(f"{server.url}/traces/{reason['trace_id']}", headers={"Authorization": f"Bearer {KEY}"}).json()
+    assert trace["answer"] == "7" and trace["strategy"] == "cot"
+
+
+@pytest.mark.parametrize("how", ["extra_body", "model", "path"])
+def test_three_ways_to_pick_the_search(server, how):
+    params = {"n": 3, "temperature": 0.7}
+    budget = {"budget": {"tokens": 3000}}
+    if how == "extra_body":
+        response = ask(server.client(), extra_body={"reason": {"strategy": "self-consistency", "params": params, **budget}})
+    elif how == "model":
+        response = ask(server.client(), model="reason/self-consistency", extra_body={"reason": {"params": params, **budget}})
+    else:
+        client = openai.OpenAI(base_url=f"{server.url}/self-consistency", api_key=KEY, max_retries=0)
+        response = ask(client, extra_body={"reason": {"params": params, **budget}})
+    reason = response.model_extra["reason"]
+    assert reason["strategy"] == "self-consistency" and reason["candidates"] == [{"answer": "7", "votes": 3, "score": None}]
+
+
+def test_models_lists_every_strategy(server):
+    names = [m.id for m in server.client().models.list()]
+    assert "reason" in names and "reason/beam" in names and "reason/self-consistency" in names
+
+
+def test_errors_have_openais_shape(server):
+    client = server.client()
+    with pytest.raises(openai.BadRequestError) as unknown:
+        ask(client, extra_body={"reason": {"strategy": "nope", "budget": {"tokens": 3000}}})
+    assert "unknown strategy 'nope'; strategies:" in unknown.value.body["message"] and "beam" in unknown.value.body["message"]
+    with pytest.raises(openai.BadRequestError) as too_many:
+        ask(client, extra_body={"reason": {"strategy": "self-consistency", "params": {"n": 99}, "budget": {"tokens": 3000}}})
+    assert "--max-n" in too_many.value.body["message"]
+    with pytest.raises(openai.BadRequestError) as over_budget:
+        ask(client, extra_body={"reason": {"budget": {"tokens": 10**6}}})
+    assert "--max-budget" in over_budget.value.body["message"]
+    with pytest.raises(openai.BadRequestError) as bad_param:
+        ask(client, extra_body={"reason": {"params": {"width": 2}, "budget": {"tokens": 3000}}})
+    assert "takes no parameter 'width'" in bad_param.value.body["message"]
+    with pytest.raises(openai.AuthenticationError):
+        ask(server.client(key="wrong"), extra_body={"reason": {"budget": {"tokens": 3000}}})
+
+
+def test_streaming_sends_progress_before_the_answer_and_the_same_text(server):
+    stream = ask(server.client(), stream=True, stream_options={"include_usage": True},
+                 extra_body={"reason": {"strategy": "self-consistency", "params": {"n": 2}, "budget": {"tokens": 3000}}})
+    chunks = list(stream)
+    texts = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    progress = [c.model_extra["reason"] for c in chunks if c.model_extra.get("reason", {}).get("calls")]
+    assert texts == ["3 + 4 = 7.\nThe answer is 7."]
+    assert progress and progress[0]["samples"] >= 1 and progress[-1]["leader"] == "7"
+    first_content = next(i for i, c in enumerate(chunks) if c.choices and c.choices[0].delta.content)
+    assert first_content > 0  # progress chunks came first
+    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0
+
+
+def test_sixteen_concurrent_clients_each_get_their_own_answer(server):
+    def one(i: int) -> tuple[str, str]:
+        response = server.client().chat.completions.create(
+            model="reason", messages=[{"role": "user", "content": f"What is {i} + 4? (client {i})"}],
+            extra_body={"reason": {"budget": {"tokens": 3000}}})
+        return response.model_extra["reason"]["trace_id"], response.choices[0].message.content
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(one, range(16)))
+    assert len({trace for trace, _ in answers}) == 16 and all("The answer is 7." in text for _, text in answers)
+
+
+def test_a_client_that_disconnects_cancels_its_search():
+    calls: list[float] = []
+
+    def slow(prompt, params):
+        calls.append(time.monotonic())
+        time.sleep(0.3)
+        return "Step.\n\n"
+
+    server = Server(ServeConfig(), script=slow)
+    try:
+        body = {"model": "reason/beam", "messages": [{"role": "user", "content": "What is 3 + 4?"}], "stream": True,
+                "reason": {"params": {"n": 1, "width": 1, "max_steps": 30, "prm": "fake"}}}
+        with httpx.stream("POST", f"{server.url}/chat/completions", json=body, timeout=30) as response:
+            for line in response.iter_lines():
+                if line.startswith("data:") and json.loads(line[5:]).get("reason", {}).get("calls", 0) >= 2:
+                    break  # leave mid-search
+        left = len(calls)
+        time.sleep(2)
+        assert len(calls) <= left + 1  # at most the call already running when the client left
+    finally:
+        server.stop()

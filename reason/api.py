@@ -4,15 +4,22 @@
     >>> result = reason.solve("What is 2+3?", strategy="self-consistency", n=8)   # doctest: +SKIP
     >>> result.answer, [(c.answer, c.votes) for c in result.candidates]            # doctest: +SKIP
 
-Leaves out: batching many problems at once (that is `reason bench`).
+`Engine.solve_many` (and `reason.solve` given a list) runs many problems at once, their model calls
+merged into shared backend batches by the micro-batcher `reason bench` uses; an `Engine` may be called
+from several threads (every model call goes through that one dispatcher); `asolve`/`asolve_many` are the
+async twins. Leaves out: resumable runs, caching and grading (that is `reason bench`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from reason.backends.batching import MicroBatchingGenerator
 from reason.errors import ConfigError
 from reason.generator import Generator
 from reason.registry import registry
@@ -51,6 +58,16 @@ class Engine:
 
     def __init__(self, backend: str = "vllm", generator: Generator | None = None, **options: Any) -> None:
         self.generator = generator if generator is not None else make_generator(backend, **options)
+        self._shared: MicroBatchingGenerator | None = None
+        self._shared_lock = threading.Lock()
+
+    @property
+    def shared_generator(self) -> Generator:
+        """The model for calls from several threads at once: one dispatcher merges them into shared batches."""
+        with self._shared_lock:
+            if self._shared is None:
+                self._shared = MicroBatchingGenerator(self.generator)
+            return self._shared
 
     def solve(
         self, question: str | Problem, strategy: str | Searcher = "cot", task: str = "gsm8k", **params: Any
@@ -59,9 +76,29 @@ class Engine:
         searcher = strategy if not isinstance(strategy, str) else make_searcher(strategy, **params)
         if params and not isinstance(strategy, str):
             raise ConfigError("parameters go to the searcher's constructor when a searcher object is given")
-        return searcher.search(problem, self.generator)
+        return searcher.search(problem, self.shared_generator)
+
+    def solve_many(self, questions: Sequence[str | Problem], strategy: str | Searcher = "cot", task: str = "gsm8k",
+                   concurrency: int = 8, **params: Any) -> list[SearchResult]:
+        """Solve every question, `concurrency` at a time, their model calls batched together; results in order."""
+        if concurrency < 1:
+            raise ConfigError("concurrency must be at least 1")
+        if isinstance(strategy, str):
+            make_searcher(strategy, **params)  # a bad choice fails before any call
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="reason-solve") as pool:
+            return list(pool.map(lambda q: self.solve(q, strategy, task=task, **params), questions))
+
+    async def asolve(self, question: str | Problem, strategy: str | Searcher = "cot", task: str = "gsm8k",
+                     **params: Any) -> SearchResult:
+        return await asyncio.to_thread(self.solve, question, strategy, task, **params)
+
+    async def asolve_many(self, questions: Sequence[str | Problem], strategy: str | Searcher = "cot",
+                          task: str = "gsm8k", concurrency: int = 8, **params: Any) -> list[SearchResult]:
+        return await asyncio.to_thread(self.solve_many, questions, strategy, task, concurrency, **params)
 
     def close(self) -> None:
+        if self._shared is not None:
+            self._shared.shutdown()
         self.generator.close()
 
     def __enter__(self) -> Engine:
@@ -89,7 +126,7 @@ def close_all() -> None:
 
 
 def solve(
-    question: str | Problem,
+    question: str | Problem | Sequence[str | Problem],
     strategy: str = "cot",
     *,
     model: str | None = None,
@@ -97,9 +134,10 @@ def solve(
     task: str = "gsm8k",
     backend_options: dict[str, Any] | None = None,
     **params: Any,
-) -> SearchResult:
-    """Solve one question. The engine for (backend, model, options) is kept for the next call;
-    a call with another backend, model or options closes it first (see `close_all`).
+) -> Any:
+    """Solve one question (a `SearchResult`), or a list of them (a list, solved together: `Engine.solve_many`).
+    The engine for (backend, model, options) is kept for the next call; a call with another backend, model
+    or options closes it first (see `close_all`).
 
     `params` are the strategy's parameters (e.g. n=8, temperature=0.7).
     """
@@ -113,4 +151,6 @@ def solve(
             for other in list(_engines):
                 _engines.pop(other).close()
             engine = _engines[key] = Engine(backend, **options)
-    return engine.solve(question, strategy, task=task, **params)
+    if isinstance(question, str | Problem):
+        return engine.solve(question, strategy, task=task, **params)
+    return engine.solve_many(list(question), strategy, task=task, **params)

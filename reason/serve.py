@@ -15,8 +15,9 @@ in OpenAI's chunk format: a progress chunk after each model call (empty content,
 calls, samples, tokens and the leading answer), then the content, usage when asked
 (`stream_options.include_usage`), and `[DONE]`; a client that disconnects cancels its search before
 the next model call.
-Leaves out: merging concurrent requests' model calls into shared batches (they are serialised), a bounded
-request queue (429), `Engine.solve_many`; see the issue's notes.
+Concurrent requests' model calls are merged into shared backend batches (`Engine.shared_generator`, the
+micro-batcher `reason bench` uses). Leaves out: a bounded request queue (429), and falling back to n
+requests for servers that refuse `n>1`.
 """
 
 from __future__ import annotations
@@ -176,7 +177,7 @@ class _Job:
                    bool(options.get("include_usage")), str(extra.get("task") or config.task))
 
     def run(self, engine: Engine, on_call: Any, cancelled: Any) -> SearchResult:
-        watched = WatchedGenerator(engine.generator, self.task, on_call, cancelled)
+        watched = WatchedGenerator(engine.shared_generator, self.task, on_call, cancelled)
         try:
             searcher = make_searcher(self.strategy, **self.params)
             return searcher.search(Problem(question=self.question, task=self.task), watched)

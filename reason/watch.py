@@ -4,14 +4,13 @@ which answer leads; and a way to stop a search between model calls.
 `WatchedGenerator(inner, task, on_call, cancelled)` passes every call through to `inner`, then calls
 `on_call(progress)` with a `SearchProgress`; before each call it checks `cancelled()` and raises
 `SearchCancelled` when it says so (a client that went away, a Ctrl-C). Any searcher works unchanged:
-it sees only what it asks of the model. Model calls from several threads are serialised (backends are
-not all thread-safe).
-Leaves out: merging calls from concurrent searches into shared batches (the benchmark's micro-batcher).
+it sees only what it asks of the model. Calls pass straight through: give it a thread-safe generator
+(`Engine.shared_generator`) when several searches run at once.
+Leaves out: anything but counting and stopping.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,9 +37,6 @@ class SearchProgress:
         return f"{self.calls} model calls, {self.samples} samples, {self.tokens} tokens{lead}"
 
 
-_MODEL_CALLS = threading.Lock()
-
-
 class WatchedGenerator:
     def __init__(self, inner: Any, task: str, on_call: Callable[[SearchProgress], None],
                  cancelled: Callable[[], bool] = lambda: False) -> None:
@@ -54,8 +50,7 @@ class WatchedGenerator:
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
         if self.cancelled():
             raise SearchCancelled("the search was cancelled")
-        with _MODEL_CALLS:
-            batches = self.inner.generate(prompts, params)
+        batches = self.inner.generate(prompts, params)
         self.calls += 1
         for completion in (c for batch in batches for c in batch):
             self.samples += 1

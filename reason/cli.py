@@ -310,6 +310,7 @@ def serve(
     backend_opt: Annotated[list[str], typer.Option("--backend-opt", help=BACKEND_HELP["backend_opt"])] = [],  # noqa: B006
     max_budget: Annotated[int | None, typer.Option(help="Most policy tokens one request may ask for (and must name).")] = None,
     max_n: Annotated[int, typer.Option(help="Largest n a request may ask of a searcher.")] = 64,
+    max_queue: Annotated[int, typer.Option(help="Requests searching at once; one more is answered 429.")] = 64,
     api_key: Annotated[str | None, typer.Option(envvar="REASON_API_KEY", help="Require this Bearer key (or REASON_API_KEY).")] = None,
 ) -> None:
     """An OpenAI-compatible endpoint: any client gets searched answers by pointing its base URL here."""
@@ -319,7 +320,7 @@ def serve(
         from reason.tasks import task_style
 
         config = ServeConfig(strategy=strategy, params=parse_params(param), task=task, max_budget=max_budget,
-                             max_n=max_n, api_key=api_key)
+                             max_n=max_n, max_queue=max_queue, api_key=api_key)
         from reason.api import make_searcher
 
         make_searcher(strategy, **config.params)

@@ -16,8 +16,8 @@ calls, samples, tokens and the leading answer), then the content, usage when ask
 (`stream_options.include_usage`), and `[DONE]`; a client that disconnects cancels its search before
 the next model call.
 Concurrent requests' model calls are merged into shared backend batches (`Engine.shared_generator`, the
-micro-batcher `reason bench` uses). Leaves out: a bounded request queue (429), and falling back to n
-requests for servers that refuse `n>1`.
+micro-batcher `reason bench` uses); past `max_queue` requests at once, one more is a 429. Leaves out:
+falling back to n requests for servers that refuse `n>1`.
 """
 
 from __future__ import annotations
@@ -59,6 +59,8 @@ class ServeConfig(Frozen):
     """Largest `n` a request may ask of a searcher."""
     api_key: str | None = None
     trace_store: int = 256
+    max_queue: int = Field(default=64, ge=1)
+    """Requests searching at once; one more is answered 429 (the client retries later)."""
 
 
 class RequestError(Exception):
@@ -77,6 +79,7 @@ def create_app(engine: Engine, config: ServeConfig | None = None) -> FastAPI:
     app = FastAPI(title="reason", docs_url=None, redoc_url=None)
     traces: OrderedDict[str, dict] = OrderedDict()
     lock = threading.Lock()
+    busy = {"requests": 0}
 
     def remember(trace_id: str, result: SearchResult) -> None:
         with lock:
@@ -118,12 +121,19 @@ def create_app(engine: Engine, config: ServeConfig | None = None) -> FastAPI:
             return exc.response()
         except (ValueError, json.JSONDecodeError) as exc:
             return RequestError(400, f"the request body is not valid JSON: {exc}").response()
+        if busy["requests"] >= config.max_queue:
+            return RequestError(429, f"the server is searching for {config.max_queue} requests already; retry later",
+                                kind="rate_limit_error").response()
+        busy["requests"] += 1  # the event loop is one thread: no lock needed
         if job.stream:
-            return StreamingResponse(_stream(job, engine, request, remember), media_type="text/event-stream")
+            done = lambda: busy.__setitem__("requests", busy["requests"] - 1)  # noqa: E731
+            return StreamingResponse(_stream(job, engine, request, remember, done), media_type="text/event-stream")
         try:
             result = await asyncio.to_thread(job.run, engine, lambda progress: None, lambda: False)
         except RequestError as exc:
             return exc.response()
+        finally:
+            busy["requests"] -= 1
         remember(job.trace_id, result)
         return job.response(result)
 
@@ -254,7 +264,7 @@ def _reason_field(result: SearchResult, trace_id: str) -> dict:
             "compute": result.compute.model_dump(mode="json")}
 
 
-async def _stream(job: _Job, engine: Engine, request: Request, remember: Any) -> AsyncIterator[str]:
+async def _stream(job: _Job, engine: Engine, request: Request, remember: Any, done: Any) -> AsyncIterator[str]:
     loop = asyncio.get_running_loop()
     events: asyncio.Queue = asyncio.Queue()
     gone = threading.Event()
@@ -268,6 +278,7 @@ async def _stream(job: _Job, engine: Engine, request: Request, remember: Any) ->
         async for chunk in _chunks(job, work, events, request, remember):
             yield chunk
     finally:  # the client went away (the server cancels this generator) or the search ended
+        done()
         if not work.done():
             gone.set()
             logger.info("client went away: search %s cancelled before its next model call", job.trace_id)

@@ -157,3 +157,25 @@ def test_a_client_that_disconnects_cancels_its_search():
         assert len(calls) <= left + 1  # at most the call already running when the client left
     finally:
         server.stop()
+
+
+def test_past_the_queue_a_request_is_a_429():
+    release = threading.Event()
+
+    def held(prompt, params):
+        release.wait(10)
+        return "The answer is 7."
+
+    server = Server(ServeConfig(max_queue=1), script=held)
+    try:
+        first = threading.Thread(target=lambda: ask(server.client()))
+        first.start()
+        time.sleep(0.5)
+        with pytest.raises(openai.RateLimitError):
+            ask(server.client())
+        release.set()
+        first.join(timeout=10)
+        assert ask(server.client()).model_extra["reason"]["answer"] == "7"  # room again
+    finally:
+        release.set()
+        server.stop()

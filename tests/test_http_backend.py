@@ -319,8 +319,8 @@ def test_stop_reason_when_the_server_reports_it_and_unknown_when_not(make_gen, s
 
 def test_wrong_number_of_choices_is_an_error(make_gen, scripted):
     _, script = scripted
-    script.replies.append(Reply(body=echo("/completions", {"prompt": "p", "n": 1})))
-    with pytest.raises(GeneratorError, match="1 choices for n=2"):
+    script.replies.append(Reply(body=echo("/completions", {"prompt": "p", "n": 3})))  # one choice is the n=1 fallback
+    with pytest.raises(GeneratorError, match="3 choices for n=2"):
         make_gen(model="m").generate(["p"], SamplingParams(n=2))
 
 
@@ -509,3 +509,23 @@ def test_live_engine_self_consistency(server):
     assert result.compute.generated_tokens == sum(s.generated_tokens for s in result.samples) > 0
     assert result.compute.prompt_tokens > 0
     assert all(0 < s.generated_tokens <= 24 for s in result.samples)
+
+
+def test_a_server_that_refuses_n_gets_n_requests_of_one(make_gen, scripted):
+    _, script = scripted
+    script.replies.append(Reply(status=400, body={"error": {"message": "n > 1 is not supported", "param": "n"}}))
+    gen = make_gen(model="m")
+    out = gen.generate(["q"], SamplingParams(n=3, max_tokens=4, seed=10))
+    assert [c.text for c in out[0]] == ["q#0", "q#0", "q#0"]
+    sent = [body for path, body in script.requests if path == "/completions"]
+    assert [b["n"] for b in sent] == [3, 1, 1, 1] and [b["seed"] for b in sent[1:]] == [10, 11, 12]
+    gen.generate(["again"], SamplingParams(n=2, max_tokens=4))  # remembered: straight to one at a time
+    assert [b["n"] for path, b in script.requests[-2:]] == [1, 1]
+
+
+def test_a_server_that_ignores_n_gets_the_rest_one_by_one(make_gen, scripted):
+    _, script = scripted
+    script.replies.append(Reply(body={"choices": [{"index": 0, "text": "only one", "finish_reason": "stop"}],
+                                      "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}}))
+    out = make_gen(model="m").generate(["q"], SamplingParams(n=3, max_tokens=4))
+    assert [c.text for c in out[0]] == ["only one", "q#0", "q#0"]

@@ -102,6 +102,7 @@ class HTTPGenerator:
     supports_request_seed = True
 
     def __init__(self, config: HTTPConfig | None = None, **overrides: Any) -> None:
+        self._one_choice_only = False
         base = config or HTTPConfig()
         self.config = HTTPConfig(**{**base.model_dump(), **overrides}) if overrides else base
         self._base_url = self.config.base_url.rstrip("/")
@@ -189,14 +190,39 @@ class HTTPGenerator:
         return {**body, **self.config.extra_body}
 
     def _complete(self, path: str, body: dict[str, Any], n: int) -> list[Completion]:
-        response = self._call("POST", path, body)
+        if n > 1 and self._one_choice_only:
+            return self._one_at_a_time(path, body, n)
         try:
-            completions = self._parse(response, chat=path == "/chat/completions")
-        except (KeyError, TypeError, ValueError) as exc:
-            raise GeneratorError(f"unexpected response from {self._base_url}{path}: {exc!r}") from exc
+            completions = self._parsed(path, self._call("POST", path, body))
+        except GeneratorError as exc:
+            if n > 1 and _refuses_n(str(exc)):  # e.g. SGLang or a proxy that takes n=1 only: n requests instead
+                logger.info("%s refuses n=%d (%s); sending n requests of one from now on", self._base_url, n, exc)
+                self._one_choice_only = True
+                return self._one_at_a_time(path, body, n)
+            raise
+        if len(completions) == 1 and n > 1:  # a server that ignores n: ask for the rest one by one
+            logger.info("%s answered n=%d with one choice; sending n requests of one from now on", self._base_url, n)
+            self._one_choice_only = True
+            return completions + self._one_at_a_time(path, body, n - 1, first_seed_offset=1)
         if len(completions) != n:
             raise GeneratorError(f"{self._base_url}{path} returned {len(completions)} choices for n={n}")
         return completions
+
+    def _one_at_a_time(self, path: str, body: dict[str, Any], count: int, first_seed_offset: int = 0) -> list[Completion]:
+        """`count` requests of n=1 (a seed, when set, moves on by one per request so the samples differ)."""
+        found: list[Completion] = []
+        for i in range(count):
+            single = {**body, "n": 1}
+            if body.get("seed") is not None:
+                single["seed"] = body["seed"] + first_seed_offset + i
+            found += self._parsed(path, self._call("POST", path, single))
+        return found
+
+    def _parsed(self, path: str, response: Any) -> list[Completion]:
+        try:
+            return self._parse(response, chat=path == "/chat/completions")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GeneratorError(f"unexpected response from {self._base_url}{path}: {exc!r}") from exc
 
     def _parse(self, response: dict[str, Any], chat: bool) -> list[Completion]:
         usage = response.get("usage") or {}
@@ -390,3 +416,9 @@ def _load_template(tokenizer: str) -> Any:
 
 
 __all__ = ["HTTPConfig", "HTTPGenerator"]
+
+
+def _refuses_n(message: str) -> bool:
+    """An error that says the server takes only one choice per request."""
+    text = message.lower()
+    return "http 4" in text and any(key in text for key in ('"n"', "'n'", " n ", "n>1", "n > 1", "parameter n", "`n`", "n must"))

@@ -60,13 +60,15 @@ class Engine:
         self.generator = generator if generator is not None else make_generator(backend, **options)
         self._shared: MicroBatchingGenerator | None = None
         self._shared_lock = threading.Lock()
+        self.batch_window_s = 0.01
+        """How long the shared dispatcher waits for more calls to merge after the first (set before first use)."""
 
     @property
     def shared_generator(self) -> Generator:
         """The model for calls from several threads at once: one dispatcher merges them into shared batches."""
         with self._shared_lock:
             if self._shared is None:
-                self._shared = MicroBatchingGenerator(self.generator)
+                self._shared = MicroBatchingGenerator(self.generator, window_s=self.batch_window_s)
             return self._shared
 
     def solve(

@@ -30,6 +30,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -61,6 +62,8 @@ class ServeConfig(Frozen):
     trace_store: int = 256
     max_queue: int = Field(default=64, ge=1)
     """Requests searching at once; one more is answered 429 (the client retries later)."""
+    batch_window_s: float = Field(default=0.05, ge=0)
+    """How long a model call waits for other requests' calls to share its batch (clients arrive spread out)."""
 
 
 class RequestError(Exception):
@@ -76,10 +79,16 @@ class RequestError(Exception):
 def create_app(engine: Engine, config: ServeConfig | None = None) -> FastAPI:
     config = config or ServeConfig()
     make_searcher(config.strategy, **config.params)  # a bad default fails at start, not per request
+    engine.batch_window_s = config.batch_window_s
     app = FastAPI(title="reason", docs_url=None, redoc_url=None)
     traces: OrderedDict[str, dict] = OrderedDict()
     lock = threading.Lock()
     busy = {"requests": 0}
+    searches = ThreadPoolExecutor(max_workers=config.max_queue, thread_name_prefix="reason-serve")
+    """One thread per admitted request (asyncio's default pool has cpu+4: fewer searches would share a batch)."""
+
+    def in_thread(fn: Any, *args: Any) -> asyncio.Future:
+        return asyncio.get_running_loop().run_in_executor(searches, fn, *args)
 
     def remember(trace_id: str, result: SearchResult) -> None:
         with lock:
@@ -127,9 +136,10 @@ def create_app(engine: Engine, config: ServeConfig | None = None) -> FastAPI:
         busy["requests"] += 1  # the event loop is one thread: no lock needed
         if job.stream:
             done = lambda: busy.__setitem__("requests", busy["requests"] - 1)  # noqa: E731
-            return StreamingResponse(_stream(job, engine, request, remember, done), media_type="text/event-stream")
+            stream = _stream(job, engine, request, remember, done, in_thread)
+            return StreamingResponse(stream, media_type="text/event-stream")
         try:
-            result = await asyncio.to_thread(job.run, engine, lambda progress: None, lambda: False)
+            result = await in_thread(job.run, engine, lambda progress: None, lambda: False)
         except RequestError as exc:
             return exc.response()
         finally:
@@ -264,7 +274,8 @@ def _reason_field(result: SearchResult, trace_id: str) -> dict:
             "compute": result.compute.model_dump(mode="json")}
 
 
-async def _stream(job: _Job, engine: Engine, request: Request, remember: Any, done: Any) -> AsyncIterator[str]:
+async def _stream(job: _Job, engine: Engine, request: Request, remember: Any, done: Any,
+                  in_thread: Any) -> AsyncIterator[str]:
     loop = asyncio.get_running_loop()
     events: asyncio.Queue = asyncio.Queue()
     gone = threading.Event()
@@ -272,7 +283,7 @@ async def _stream(job: _Job, engine: Engine, request: Request, remember: Any, do
     def on_call(progress: SearchProgress) -> None:
         loop.call_soon_threadsafe(events.put_nowait, progress)
 
-    work = asyncio.ensure_future(asyncio.to_thread(job.run, engine, on_call, gone.is_set))
+    work = in_thread(job.run, engine, on_call, gone.is_set)
     work.add_done_callback(lambda done: done.cancelled() or done.exception())  # a cancelled search's error is expected
     try:
         async for chunk in _chunks(job, work, events, request, remember):

@@ -29,9 +29,8 @@ def _answer(prompt, params):
 
 
 class Server:
-    def __init__(self, config: ServeConfig, script=_answer) -> None:
-        self.generator = FakeGenerator(script)
-        self.engine = Engine(generator=self.generator)
+    def __init__(self, config: ServeConfig, script=_answer, engine: Engine | None = None) -> None:
+        self.engine = engine or Engine(generator=FakeGenerator(script))
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -179,3 +178,20 @@ def test_past_the_queue_a_request_is_a_429():
     finally:
         release.set()
         server.stop()
+
+
+@pytest.mark.model
+def test_the_bundled_model_behind_the_server_streams_the_same_text_as_plain(vllm_generator):
+    """Once with the real default backend: vLLM on this CPU, greedy, the same text streamed and plain."""
+    engine = Engine(generator=vllm_generator)
+    server = Server(ServeConfig(), engine=engine)
+    try:
+        options = {"temperature": 0.0, "max_tokens": 24, "seed": 3}
+        plain = ask(server.client(), **options)
+        chunks = list(ask(server.client(), stream=True, **options))
+        streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert streamed == plain.choices[0].message.content and plain.usage.completion_tokens > 0
+        assert any(c.model_extra.get("reason", {}).get("calls") for c in chunks)
+    finally:
+        server.stop()
+        engine.shared_generator.shutdown()  # type: ignore[attr-defined]  # the session's generator stays open

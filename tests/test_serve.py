@@ -25,7 +25,10 @@ KEY = "sk-test-reason"
 
 
 def _answer(prompt, params):
-    return "3 + 4 = 7.\nThe answer is 7."
+    """The sum of the question's last two numbers: each client's answer is its own."""
+    numbers = [int(t) for t in prompt.replace("?", " ").replace("(", " ").split() if t.isdigit()]
+    a, b = numbers[-2:] if len(numbers) >= 2 else (3, 4)
+    return f"{a} + {b} = {a + b}.\nThe answer is {a + b}."
 
 
 class Server:
@@ -124,15 +127,16 @@ def test_streaming_sends_progress_before_the_answer_and_the_same_text(server):
 
 
 def test_sixteen_concurrent_clients_each_get_their_own_answer(server):
-    def one(i: int) -> tuple[str, str]:
+    def one(i: int) -> tuple[str, str | None]:
         response = server.client().chat.completions.create(
-            model="reason", messages=[{"role": "user", "content": f"What is {i} + 4? (client {i})"}],
+            model="reason", messages=[{"role": "user", "content": f"Client {i}: what is {i} + 100?"}],
             extra_body={"reason": {"budget": {"tokens": 3000}}})
-        return response.model_extra["reason"]["trace_id"], response.choices[0].message.content
+        return response.model_extra["reason"]["trace_id"], response.model_extra["reason"]["answer"]
 
     with ThreadPoolExecutor(16) as pool:
         answers = list(pool.map(one, range(16)))
-    assert len({trace for trace, _ in answers}) == 16 and all("The answer is 7." in text for _, text in answers)
+    assert len({trace for trace, _ in answers}) == 16
+    assert [answer for _, answer in answers] == [str(i + 100) for i in range(16)]  # nothing lost or mixed up
 
 
 def test_a_client_that_disconnects_cancels_its_search():
@@ -195,3 +199,18 @@ def test_the_bundled_model_behind_the_server_streams_the_same_text_as_plain(vllm
     finally:
         server.stop()
         engine.shared_generator.shutdown()  # type: ignore[attr-defined]  # the session's generator stays open
+
+
+def test_a_stopping_server_finishes_the_requests_it_has():
+    def slow(prompt, params):
+        time.sleep(1.0)
+        return "The answer is 7."
+
+    server = Server(ServeConfig(), script=slow)
+    got: list = []
+    asking = threading.Thread(target=lambda: got.append(ask(server.client())))
+    asking.start()
+    time.sleep(0.3)
+    server.stop()  # what Ctrl-C or SIGTERM does to uvicorn: no new connections, in-flight ones finish
+    asking.join(timeout=10)
+    assert got and got[0].model_extra["reason"]["answer"] == "7"

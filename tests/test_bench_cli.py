@@ -132,3 +132,32 @@ def test_ctrl_c_says_how_far_it_got_and_that_the_same_command_resumes(tmp_path):
     assert result.exit_code == 130
     assert f"interrupted: 2 problems finished and kept in {out}; the same command resumes" in " ".join(result.stderr.split())
     assert len((out / "records.jsonl").read_text().splitlines()) == 2
+
+
+def test_the_bench_bar_hears_every_model_call_like_the_interactive_solver(tmp_path):
+    """One stream of search events (reason.watch.SearchProgress) for the bench bar and the interactive solver."""
+    from reason.bench.runner import RunConfig, run_benchmark
+    from reason.testing import FakeGenerator
+    from reason.watch import SearchProgress
+
+    heard: list[tuple[str, SearchProgress]] = []
+
+    class Listening:
+        def start(self, total, finished):
+            pass
+
+        def advance(self, record):
+            pass
+
+        def searching(self, problem, progress):
+            heard.append((problem.id, progress))
+
+    registry.register("generator", "sc-fake", lambda **o: FakeGenerator(["The answer is 18."], cycle=True))
+    try:
+        config = RunConfig(dataset="gsm8k", strategy="self-consistency", params={"n": 2}, backend="sc-fake", limit=3,
+                           concurrency=2, cache=None)
+        run_benchmark(config, tmp_path / "r", progress=Listening())
+    finally:
+        registry.unregister("generator", "sc-fake")
+    assert {pid for pid, _ in heard} == {"gsm8k-test-0", "gsm8k-test-1", "gsm8k-test-2"}
+    assert all(p.samples == 2 and p.leader == "18" for _, p in heard)

@@ -44,6 +44,7 @@ from reason.registry import registry
 from reason.searcher import Searcher
 from reason.types import Frozen, Problem, SearchResult
 from reason.voting import vote_name, vote_rule
+from reason.watch import SearchProgress, WatchedGenerator
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +101,12 @@ class Progress(Protocol):
     def start(self, total: int, finished: Sequence[ProblemRecord]) -> None: ...
 
     def advance(self, record: ProblemRecord) -> None: ...
+
+
+def _live(progress: Progress | None) -> Callable[[Problem, SearchProgress], None] | None:
+    """A progress that also takes `searching(problem, SearchProgress)` hears every model call of the searches
+    running here (the events the interactive solver shows); Ray pools report finished problems only."""
+    return getattr(progress, "searching", None)
 
 
 Solved = tuple[SearchResult, CacheCounts, float]
@@ -202,7 +209,7 @@ def _execute(todo: list[Problem], searcher: Searcher, gen: Generator | ProblemPo
     if isinstance(gen, ProblemPool):
         solving = gen.solve(todo, searcher, cache)
     else:
-        solving = _solve_here(todo, searcher, gen, cache, concurrency)
+        solving = _solve_here(todo, searcher, gen, cache, concurrency, _live(progress))
     with closing(solving):  # type: ignore[type-var]  # both are generator functions, which close
         for result, counts, wall in solving:
             record = grader.record(result, counts, wall)
@@ -213,11 +220,11 @@ def _execute(todo: list[Problem], searcher: Searcher, gen: Generator | ProblemPo
 
 
 def _solve_here(todo: list[Problem], searcher: Searcher, gen: Generator, cache: GenerationCache | None,
-                concurrency: int) -> Iterator[Solved]:
+                concurrency: int, live: Callable[[Problem, SearchProgress], None] | None = None) -> Iterator[Solved]:
     backend = MicroBatchingGenerator(gen) if concurrency > 1 else gen
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="reason-bench")
     try:
-        futures = [pool.submit(_solve, p, searcher, backend, cache) for p in todo]
+        futures = [pool.submit(_solve, p, searcher, backend, cache, live) for p in todo]
         for future in as_completed(futures):
             yield future.result()
     finally:
@@ -226,11 +233,12 @@ def _solve_here(todo: list[Problem], searcher: Searcher, gen: Generator, cache: 
             backend.shutdown()
 
 
-def _solve(problem: Problem, searcher: Searcher, backend: Generator,
-           cache: GenerationCache | None) -> tuple[SearchResult, CacheCounts, float]:
+def _solve(problem: Problem, searcher: Searcher, backend: Generator, cache: GenerationCache | None,
+           live: Callable[[Problem, SearchProgress], None] | None = None) -> tuple[SearchResult, CacheCounts, float]:
     started = time.perf_counter()
     counting = CachingGenerator(backend, cache)
-    result = searcher.search(problem, counting)
+    watched = counting if live is None else WatchedGenerator(counting, problem.task, lambda step: live(problem, step))
+    result = searcher.search(problem, watched)
     return result, CacheCounts(hits=counting.hits, generated=counting.generated), time.perf_counter() - started
 
 

@@ -1,0 +1,81 @@
+"""DeepConf offline: the paper's confidence measures on hand-made token logprobs, the least confident traces
+dropped before a confidence-weighted vote, and a backend without logprobs refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from reason.errors import ConfigError
+from reason.searchers.deepconf import DeepConf, group_confidences, token_confidence, trace_confidence
+from reason.testing import FakeGenerator
+from reason.types import Completion, Problem, TokenLogprob, TopLogprob
+
+Q = Problem(question="What is 3 + 4?")
+
+
+def tok(logprob: float, k: int = 2) -> TokenLogprob:
+    return TokenLogprob(token="w", logprob=logprob, top=tuple(TopLogprob(token="w", logprob=logprob) for _ in range(k)))
+
+
+def test_token_and_group_confidence():
+    assert token_confidence(TokenLogprob(token="a", logprob=-0.5, top=(TopLogprob(token="a", logprob=-0.5),
+                                                                      TopLogprob(token="b", logprob=-2.5)))) == 1.5
+    assert token_confidence(TokenLogprob(token="a", logprob=-0.25)) == 0.25
+    tokens = [tok(-1.0)] * 4 + [tok(-5.0)] * 2 + [tok(-1.0)] * 4
+    assert group_confidences(tokens, 2) == [1.0, 1.0, 1.0, 3.0, 5.0, 3.0, 1.0, 1.0, 1.0]
+    assert trace_confidence(tokens, "lowest-group", 2) == 1.0
+    assert trace_confidence(tokens, "average", 2) == pytest.approx(1.8)
+    assert trace_confidence(tokens, "tail", 4) == 1.0
+    assert trace_confidence(tokens, "bottom-10-group", 2) == 1.0  # ceil(0.1 * 9) = 1 group, the lowest
+
+
+SURE = (-0.01, -8.0, -8.0)
+"""A peaked distribution: the chosen token near certain, its alternatives improbable (confidence 5.34)."""
+EVEN = (-1.1, -1.1, -1.1)
+"""Three candidates about equally likely (confidence 1.1): the model is unsure."""
+
+
+class Confident(FakeGenerator):
+    """Sure of the words it writes, except "hmm", where its top candidates are nearly even."""
+
+    def generate(self, prompts, params):
+        out = super().generate(prompts, params)
+        return [[self._with_logprobs(c) for c in batch] for batch in out]
+
+    @staticmethod
+    def _with_logprobs(c: Completion) -> Completion:
+        def token(word: str) -> TokenLogprob:
+            top = EVEN if word == "hmm" else SURE
+            return TokenLogprob(token=word, logprob=top[0], top=tuple(TopLogprob(token=word, logprob=v) for v in top))
+
+        return c.model_copy(update={"logprobs": tuple(token(w) for w in c.text.split())})
+
+
+def test_unsure_traces_are_dropped_before_the_vote():
+    script = ["hmm hmm hmm The answer is 5.", "hmm hmm hmm The answer is 5.", "hmm hmm hmm The answer is 5.",
+              "3 + 4 = 7. The answer is 7.", "3 + 4 = 7. The answer is 7."]
+    majority = DeepConf(n=5, keep=1.0, window=3, select="majority").search(Q, Confident(script))
+    assert majority.answer == "5"  # every trace votes: the unsure majority wins
+    filtered = DeepConf(n=5, keep=0.4, window=3).search(Q, Confident(script))
+    assert filtered.answer == "7" and filtered.trace["dropped"] == 3 and len(filtered.samples) == 2
+    assert filtered.trace["confidences"][:2] == [5.3367, 5.3367] and filtered.trace["confidences"][-1] == 1.1
+
+
+def test_a_backend_without_logprobs_is_refused():
+    gen = FakeGenerator(["The answer is 7."], cycle=True)
+    gen.supports_logprobs = False
+    with pytest.raises(ConfigError, match="needs token logprobs"):
+        DeepConf(n=2).search(Q, gen)
+
+
+def test_compute_is_in_the_ledger_and_the_budget_holds():
+    result = DeepConf(n=8, max_tokens=10, budget={"tokens": 40}).search(Q, Confident(["The answer is 7."], cycle=True))
+    assert result.compute.generated_tokens <= 40 and result.compute.model_calls == 1
+
+
+@pytest.mark.model
+def test_on_the_bundled_model_the_confidences_come_from_vllms_top_logprobs(vllm_generator):
+    result = DeepConf(n=4, keep=0.5, max_tokens=24, window=8, seed=0).search(Q, vllm_generator)
+    confidences = result.trace["confidences"]
+    assert len(confidences) == 4 and all(c > 0 for c in confidences) and len(set(confidences)) > 1
+    assert result.trace["kept"] == 2 and result.compute.generated_tokens > 0

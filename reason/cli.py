@@ -92,6 +92,9 @@ def _show_plain(result: SearchResult, show_reasoning: bool) -> None:
         typer.echo(f"reasoning ({result.strategy}):\n{result.reasoning.strip()}")
     for c in result.candidates:
         typer.echo(f"candidate\t{c.answer}\t{c.votes}\t{'' if c.score is None else f'{c.score:.3f}'}")
+    unanswered = sum(1 for s in result.samples if s.answer is None)
+    if unanswered:
+        typer.echo(f"{unanswered} of {len(result.samples)} samples gave no answer")
     typer.echo(f"answer: {'' if result.answer is None else result.answer}")
     spent = result.compute
     typer.echo(f"compute: {spent.prompt_tokens} prompt + {spent.generated_tokens} generated tokens, "

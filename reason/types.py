@@ -193,6 +193,9 @@ class Sample(Frozen):
     finish_reason: str = "stop"
     generated_tokens: int = 0
     score: float | None = None
+    confidence: float | None = None
+    """The model's own confidence in this sample (DeepConf's lowest window mean of token confidences), when the
+    backend returned token logprobs; read by the "confidence" vote rule."""
 
 
 class Candidate(Frozen):

@@ -95,13 +95,23 @@ def best(samples: Sequence[Sample], equivalent: Equivalence) -> list[Candidate]:
     return _scored(samples, equivalent, max)
 
 
-def _scored(samples: Sequence[Sample], equivalent: Equivalence, combine: Callable[[list[float]], float]) -> list[Candidate]:
+def confidence(samples: Sequence[Sample], equivalent: Equivalence) -> list[Candidate]:
+    """Candidates by the sum of their samples' confidences (DeepConf's confidence-weighted vote; a sample
+    without one weighs `UNSCORED`, so without logprobs this is a majority vote).
+
+    Example: confidences {"5": [1.1, 1.1, 1.1], "7": [5.3, 5.3]} -> 7 (10.6) before 5 (3.3)
+    """
+    return _scored(samples, equivalent, sum, lambda s: UNSCORED if s.confidence is None else s.confidence)
+
+
+def _scored(samples: Sequence[Sample], equivalent: Equivalence, combine: Callable[[list[float]], float],
+            weigh: Callable[[Sample], float] = weight) -> list[Candidate]:
     candidates = [
         Candidate(
             answer=_answer(samples, g),
             votes=len(g),
-            score=combine([weight(samples[i]) for i in g]),
-            sample_indices=tuple(sorted(g, key=lambda i: -weight(samples[i]))),
+            score=combine([weigh(samples[i]) for i in g]),
+            sample_indices=tuple(sorted(g, key=lambda i: -weigh(samples[i]))),
         )
         for g in group_answers([s.answer for s in samples], equivalent)
     ]
@@ -117,6 +127,7 @@ VOTES: dict[str, VoteRule] = {
     "majority-finished": majority_finished,
     "weighted": weighted,
     "best": best,
+    "confidence": confidence,
 }
 """Every vote rule by name."""
 

@@ -89,6 +89,10 @@ def grafted_tree(results: list[SearchResult]) -> SearchTree:
     return tree
 
 
+CONFIDENCE_TOP_LOGPROBS = 5
+"""Top candidates per token asked for when the vote reads the samples' confidence."""
+
+
 class NSolutions(Validated):
     """Parameters and drawing shared by searchers that collect N whole solutions: sampled in one
     batched call, or (with `base`) one run of an inner searcher each, all inside the budget."""
@@ -114,8 +118,10 @@ class NSolutions(Validated):
         if self.base is not None:
             results = repeat_search(build_searcher(self.base), problem, generator, self.n, self.budget)
             return as_samples(results), total_compute(results), grafted_tree(results)
+        wants_confidence = getattr(self, "select", None) == "confidence"
         params = SamplingParams(
-            temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, n=self.n, seed=self.seed
+            temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, n=self.n, seed=self.seed,
+            logprobs=CONFIDENCE_TOP_LOGPROBS if wants_confidence else None,
         )
         samples, metered = sample_solutions(problem, generator, params, self.budget)
         prompt_tokens = metered.root_prompt_tokens

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -27,11 +26,10 @@ from reason.budget import Budget, BudgetedGenerator
 from reason.errors import ConfigError
 from reason.generator import Generator, supports_logprobs
 from reason.searcher import SearcherConfig
+from reason.searchers.confidence import Measure, trace_confidence
 from reason.searchers.sampling import finish, sample_tree, to_sample
 from reason.tasks import task_style
-from reason.types import Problem, SamplingParams, SearchResult, TokenLogprob
-
-Measure = Literal["lowest-group", "bottom-10-group", "tail", "average"]
+from reason.types import Problem, SamplingParams, SearchResult
 
 
 class DeepConf(SearcherConfig):
@@ -79,37 +77,3 @@ class DeepConf(SearcherConfig):
                  "dropped": len(confident) - len(voting), "measure": self.measure}
         tree = sample_tree(samples, metered.root_prompt_tokens)
         return finish(self.strategy, problem, samples, metered.compute(), started, self.select, tree, trace)
-
-
-def token_confidence(token: TokenLogprob) -> float:
-    """Minus the mean log-probability of the position's top candidates (the token itself when none are given)."""
-    values = [t.logprob for t in token.top] or [token.logprob]
-    return -sum(values) / len(values)
-
-
-def group_confidences(tokens: Sequence[TokenLogprob], window: int) -> list[float]:
-    """The mean token confidence of every `window` consecutive tokens (one group for a shorter trace)."""
-    confidences = [token_confidence(t) for t in tokens]
-    if len(confidences) <= window:
-        return [sum(confidences) / len(confidences)] if confidences else []
-    running = sum(confidences[:window])
-    groups = [running / window]
-    for i in range(window, len(confidences)):
-        running += confidences[i] - confidences[i - window]
-        groups.append(running / window)
-    return groups
-
-
-def trace_confidence(tokens: Sequence[TokenLogprob], measure: Measure, window: int) -> float:
-    if not tokens:
-        return 0.0
-    if measure == "average":
-        return sum(token_confidence(t) for t in tokens) / len(tokens)
-    if measure == "tail":
-        tail = tokens[-window:]
-        return sum(token_confidence(t) for t in tail) / len(tail)
-    groups = group_confidences(tokens, window)
-    if measure == "lowest-group":
-        return min(groups)
-    lowest = sorted(groups)[: max(1, math.ceil(0.1 * len(groups)))]
-    return sum(lowest) / len(lowest)

@@ -13,6 +13,7 @@ from typing import Any
 
 from reason.budget import Budget, BudgetedGenerator
 from reason.generator import Generator, MeteredGenerator
+from reason.searchers.confidence import SAMPLE_WINDOW, trace_confidence
 from reason.tasks import TaskStyle, task_style
 from reason.tree import ROOT, SearchTree
 from reason.types import (
@@ -46,11 +47,14 @@ def draw(metered: BudgetedGenerator, style: TaskStyle, prompt: Prompt, params: S
 
 
 def to_sample(completion: Completion, style: TaskStyle) -> Sample:
+    confidence = (trace_confidence(completion.logprobs, "lowest-group", SAMPLE_WINDOW)
+                  if completion.logprobs else None)
     return Sample(
         text=completion.text,
         answer=style.extract(completion.text),
         finish_reason=completion.finish_reason,
         generated_tokens=completion.generated_tokens,
+        confidence=confidence,
     )
 
 

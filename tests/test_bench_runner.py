@@ -196,7 +196,7 @@ def test_rescore_only_covers_what_the_run_finished(tmp_path, data):
 
 
 def test_unknown_vote_rule_lists_the_known_ones(tmp_path, data):
-    with pytest.raises(UnknownComponentError, match="best, majority, majority-finished, weighted"):
+    with pytest.raises(UnknownComponentError, match="best, confidence, majority, majority-finished, weighted"):
         run_benchmark(config(data, vote="mode"), tmp_path / "r", arithmetic_generator())
 
 

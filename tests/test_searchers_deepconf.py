@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from reason.errors import ConfigError
-from reason.searchers.deepconf import DeepConf, group_confidences, token_confidence, trace_confidence
+from reason.searchers.confidence import group_confidences, token_confidence, trace_confidence
+from reason.searchers.deepconf import DeepConf
 from reason.testing import FakeGenerator
 from reason.types import Completion, Problem, TokenLogprob, TopLogprob
 
@@ -79,3 +80,26 @@ def test_on_the_bundled_model_the_confidences_come_from_vllms_top_logprobs(vllm_
     confidences = result.trace["confidences"]
     assert len(confidences) == 4 and all(c > 0 for c in confidences) and len(set(confidences)) > 1
     assert result.trace["kept"] == 2 and result.compute.generated_tokens > 0
+
+
+def test_select_confidence_weighs_any_samplers_votes_by_the_models_own_confidence():
+    from reason.api import make_searcher
+
+    script = ["hmm hmm hmm The answer is 5.", "hmm hmm hmm The answer is 5.", "hmm hmm hmm The answer is 5.",
+              "3 + 4 = 7. The answer is 7.", "3 + 4 = 7. The answer is 7."]
+    plain = make_searcher("self-consistency", n=5).search(Q, Confident(script))
+    weighed = make_searcher("self-consistency", n=5, select="confidence").search(Q, Confident(script))
+    assert plain.answer == "5" and weighed.answer == "7"  # 2 x 5.34 outweighs 3 x 1.1
+    assert all(s.confidence is not None for s in weighed.samples)
+    assert weighed.candidates[0].score == pytest.approx(2 * 5.3367, abs=1e-3)
+    best_of = make_searcher("best-of-n", n=5, select="confidence", prm="fake").search(Q, Confident(script))
+    assert best_of.answer == "7"
+
+
+def test_without_logprobs_a_confidence_vote_is_a_majority_vote():
+    from reason.types import Sample
+    from reason.voting import VOTES, majority
+
+    samples = [Sample(text="", answer=a) for a in ("4", "5", "5")]
+    same = lambda a, b: a == b  # noqa: E731
+    assert [c.answer for c in VOTES["confidence"](samples, same)] == [c.answer for c in majority(samples, same)]

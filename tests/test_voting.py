@@ -27,6 +27,8 @@ WINNERS = {
     ("scored", "best"): "4",
     ("truncated", "majority"): "7", ("truncated", "majority-finished"): "8", ("truncated", "weighted"): "7",
     ("truncated", "best"): "7",
+    # no sample here carries a confidence (no logprobs): each weighs UNSCORED, a majority vote
+    ("unscored", "confidence"): "1", ("scored", "confidence"): "5", ("truncated", "confidence"): "7",
 }
 
 
@@ -61,6 +63,6 @@ def test_the_bench_path_uses_the_same_rules(rule, tmp_path):
 
 
 def test_the_rules_are_one_table_and_old_names_still_work():
-    assert list(VOTES) == ["majority", "majority-finished", "weighted", "best"]
+    assert list(VOTES) == ["majority", "majority-finished", "weighted", "best", "confidence"]
     assert vote_name("max-score") == "best" and vote_rule("max-score") is VOTES["best"]
     assert set(ALIASES.values()) <= set(VOTES) and UNSCORED == 1.0

@@ -8,11 +8,12 @@ raises into the caller and never leaves a process behind.
 Isolation, strongest available first (the launcher, `verifiers/sandbox_child.py`, applies it):
 1. bubblewrap (`sandbox_bwrap.py`): a minimal root of its own, new user/PID/network/IPC/UTS
    namespaces, no nested user namespaces, as a leased uid of its own when we are root;
-2. where bwrap is absent or refused, the launcher's own namespaces: the host tree read-only with
-   home folders hidden, private /tmp, a fresh /proc, no network, an own uid as root.
+2. where bwrap is absent or refused, the launcher's own namespaces: the same kind of minimal root
+   (built on a tmpfs and pivoted into), a fresh /proc, no network, an own uid as root.
 Both add the seccomp filter (`sandbox_seccomp.py`: no sockets, mounts, namespaces, kernel keys,
 ptrace, bpf, memfd, io_uring ...), rlimits (CPU, address space, processes, file size, open files),
-a scrubbed environment, stdin from /dev/null, and the audit-hook guards of `sandbox_boot.py`
+a cgroup capping memory and processes where root can make one (`sandbox_cgroup.py`), a scrubbed
+environment, stdin from /dev/null, and the audit-hook guards of `sandbox_boot.py`
 (defence in depth, not a boundary). It fails closed: where neither layer can isolate, nothing
 runs, and the result is an `error` with `unavailable` set (the code verifier's rule
 "sandbox:unavailable"). Only `namespaces=False`, named explicitly, runs under rlimits and the
@@ -21,11 +22,12 @@ cannot reach the interpreter (a Python under /root) that mode is refused too.
 
 Which limit ended a run is decided here, from what the host measured, never from the program's
 exit code: the wall clock; CPU time (the run was killed and its processes used `cpu_s`, per the
-kernel's accounting of the launcher's reaped tree); memory (the resident anonymous and shared
-memory of all its processes, sampled every 50 ms, went over `memory_mb`); output. A program that
-never started (no byte on the started pipe before its code ran) is an `error`, never a `fail`.
-Leaves out: languages other than Python, stdin for the program, GPU access, and cgroups (without
-them a run's memory is bounded per process by RLIMIT_AS and in sum by the 50 ms sampling).
+kernel's accounting of the launcher's reaped tree); memory (the cgroup's OOM killer struck, or the
+proportional anonymous and shared memory of all its processes, sampled every 50 ms, went over
+`memory_mb`); output. A program that never started (no byte on the started pipe before its code ran)
+is an `error`, never a `fail`.
+Leaves out: languages other than Python, stdin for the program, GPU access; without a cgroup a run's
+memory is bounded per process by RLIMIT_AS and in sum only by the 50 ms sampling.
 """
 
 from __future__ import annotations
@@ -384,7 +386,7 @@ def _startup_failure(proc: subprocess.Popen, report: dict, stderr: bytes | bytea
 
 def _launcher_settings(limits: SandboxLimits, work: Path, uid: int | None, status_fd: int, started_fd: int) -> dict:
     layer, seccomp = _layer(limits), deny_filter()
-    hidden, keep = _hidden_dirs(), _kept_paths()
+    hidden, keep, cover = _hidden_dirs(), sandbox_bwrap.python_paths(), sandbox_bwrap.own_package_inside()
     helpers = 2 if layer == "bwrap" else 0  # bwrap's monitor and the namespace's init run as the run's uid
     rlimits = {
         "RLIMIT_CPU": limits.cpu_s,
@@ -396,7 +398,8 @@ def _launcher_settings(limits: SandboxLimits, work: Path, uid: int | None, statu
     }
     settings = {
         "layer": layer, "work": str(work), "status_fd": status_fd, "started_fd": started_fd, "uid": uid,
-        "hidden": hidden, "keep": keep, "cover": sandbox_bwrap.own_package_inside(keep), "tmpfs_mb": limits.scratch_mb, "rlimits": rlimits,
+        "keep": keep, "cover": cover, "system_dirs": sandbox_bwrap.SYSTEM_DIRS, "etc_files": sandbox_bwrap.ETC_FILES,
+        "tmpfs_mb": limits.scratch_mb, "rlimits": rlimits,
         "boot_source": _boot_source(), "seccomp": seccomp.hex() if seccomp else "",
         "policy": {"guards": limits.python_guards, "hidden": hidden, "keep": keep},
         "env": _scrubbed_env(str(work)), "namespaces": limits.namespaces,
@@ -404,7 +407,7 @@ def _launcher_settings(limits: SandboxLimits, work: Path, uid: int | None, statu
     }
     if layer == "bwrap":
         plan = sandbox_bwrap.plan(_scrubbed_env(sandbox_bwrap.WORK), limits.scratch_mb, seccomp is not None,
-                                  staged=uid is not None)
+                                  staged=uid is not None, keep=keep, cover=cover)
         settings["bwrap"] = {**plan, "work": sandbox_bwrap.WORK}
         settings["isolation"] = "+".join(["bwrap", *(["uid"] if uid is not None else []), *(["seccomp"] if seccomp else [])])
     return settings
@@ -421,8 +424,3 @@ def _scrubbed_env(work: str) -> dict[str, str]:
 def _hidden_dirs() -> list[str]:
     candidates = {"/root", "/home", os.path.realpath(Path.home())}
     return sorted(p for p in candidates if os.path.isdir(p) and p != "/")
-
-
-def _kept_paths() -> list[str]:
-    """Directories the worker needs to read even where they live under a hidden dir: the Python install."""
-    return sandbox_bwrap.python_paths()

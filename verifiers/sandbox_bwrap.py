@@ -19,22 +19,26 @@ Leaves out: cgroups (memory and process counts are bounded by rlimits and the ho
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 WORK = "/sandbox"
 """The program's working directory inside the sandbox."""
 PROGRAM_FD, SECCOMP_FD = "{program_fd}", "{seccomp_fd}"
 """Placeholders the launcher replaces with the descriptors it opens."""
-_SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-_ETC = ("/etc/ld.so.cache", "/etc/localtime")
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+"""What of the host's tree a minimal root holds read-only (as links where the host has links), in both layers."""
+ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime")
 
 
+@functools.cache
 def bwrap_binary() -> str | None:
     return shutil.which("bwrap") or next((p for p in ("/usr/bin/bwrap", "/bin/bwrap") if os.access(p, os.X_OK)), None)
 
@@ -70,21 +74,23 @@ sys.exit(code)
 """Runs the probe as the launcher runs bwrap: as a subreaper, so no process of it is left to the host's init."""
 
 
-def plan(env: dict[str, str], scratch_mb: int, with_seccomp: bool, staged: bool) -> dict:
+def plan(env: dict[str, str], scratch_mb: int, with_seccomp: bool, staged: bool, keep: Sequence[str],
+         cover: Sequence[str]) -> dict:
     """The bwrap command line for one run and which of its arguments the launcher must stage.
 
-    `staged`: the launcher is root and the run's uid may not be able to reach a bound folder."""
+    `keep`: the Python install's folders (bound read-only); `cover`: folders inside them hidden by an empty
+    tmpfs; `staged`: the launcher is root and the run's uid may not be able to reach a bound folder."""
     scratch = str(scratch_mb * 2**20)
     argv = [bwrap_binary() or "bwrap", "--unshare-all", "--unshare-user", "--disable-userns",
             "--die-with-parent", "--new-session", "--hostname", "sandbox", *_system_args(),
             "--proc", "/proc", "--dev", "/dev",
             "--size", scratch, "--tmpfs", "/tmp", "--size", scratch, "--tmpfs", "/dev/shm"]
     stage_at = []
-    for path in python_paths():
+    for path in keep:
         argv += ["--ro-bind", path, path]
         if staged and unreachable(Path(path)):
             stage_at.append(len(argv) - 2)
-    for hidden in own_package_inside(python_paths()):
+    for hidden in cover:
         argv += ["--size", str(2**16), "--tmpfs", hidden]
     argv += ["--size", scratch, "--tmpfs", WORK, "--ro-bind-data", PROGRAM_FD, f"{WORK}/main.py", "--chdir", WORK]
     if with_seccomp:
@@ -95,18 +101,19 @@ def plan(env: dict[str, str], scratch_mb: int, with_seccomp: bool, staged: bool)
 
 def _system_args() -> list[str]:
     """/usr read-only, the usual links beside it (or the folders, where /usr is not merged), two /etc files."""
-    args = ["--ro-bind", "/usr", "/usr"]
-    for path in _SYSTEM_LINKS:
+    args: list[str] = []
+    for path in SYSTEM_DIRS:
         if os.path.islink(path):
             args += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             args += ["--ro-bind", path, path]
-    for path in _ETC:
+    for path in ETC_FILES:
         args += ["--ro-bind-try", path, path]
     return args
 
 
-def python_paths() -> list[str]:
+@functools.cache
+def python_paths() -> tuple[str, ...]:
     """The folders the interpreter needs, outermost only: its prefixes as named and as resolved (outside /usr)."""
     named = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
     paths = sorted({os.path.abspath(p) for p in named} | {os.path.realpath(p) for p in named}, key=len)
@@ -114,17 +121,18 @@ def python_paths() -> list[str]:
     for path in paths:
         if not _inside(path, ["/usr", *kept]) and os.path.isdir(path):
             kept.append(path)
-    return kept
+    return tuple(kept)
 
 
-def own_package_inside(bound: list[str]) -> list[str]:
-    """This package's folder (data included), where an installed copy lies inside a bound folder."""
+@functools.cache
+def own_package_inside() -> tuple[str, ...]:
+    """This package's folder (data included), where an installed copy lies inside the Python install."""
     spec = importlib.util.find_spec("reason")
     locations = list(spec.submodule_search_locations or []) if spec else []
-    return [path for path in map(os.path.realpath, locations) if _inside(path, bound)]
+    return tuple(path for path in map(os.path.realpath, locations) if _inside(path, python_paths()))
 
 
-def _inside(path: str, roots: list[str]) -> bool:
+def _inside(path: str, roots: Sequence[str]) -> bool:
     return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
 
 

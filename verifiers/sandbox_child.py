@@ -8,10 +8,10 @@ because it runs before (and outside) the package's imports. It:
 2. with the bwrap layer (`sandbox_bwrap.py`): as root, stages the folders the run's uid cannot reach
    in a private mount namespace, then runs bwrap as that uid under the run's rlimits;
 3. with its own namespaces (where bwrap is absent): new mount, network, PID, IPC and UTS
-   namespaces (as root; else inside a new user namespace); an empty private /tmp, /var/tmp,
-   /dev/shm; the user's home, /root and /home replaced by empty directories (the Python install
-   re-mounted read-only where it lives under any of them); everything else read-only; a fresh /proc;
-   as root, a uid of its own that owns nothing on the host; the seccomp filter last. Where
+   namespaces (as root; else inside a new user namespace); a minimal root built on a tmpfs and
+   pivoted into (the host's system folders, the Python install and two /etc files read-only, a fresh
+   /dev and /proc, private /tmp, /dev/shm and work dir); as root, a uid of its own that owns nothing
+   on the host; the seccomp filter last. Where
    namespaces are refused, nothing runs (fail closed); only the explicitly named weak mode runs
    under resource limits and the Python guards alone;
 4. starts the worker (a fresh `python -I -c <sandbox_boot.py's source>`) under resource limits and waits for it.
@@ -20,8 +20,7 @@ because it runs before (and outside) the package's imports. It:
 
 It reports on the status pipe (one JSON object per line, never reachable by the program):
 `{"isolation": ...}` before the program starts, `{"exit": n}` or `{"signal": n}` when it ends.
-Leaves out: cgroups (memory is bounded by RLIMIT_AS and the host's watch, processes by RLIMIT_NPROC),
-and a minimal root in the own-namespace layer (it sees the host's tree read-only, minus the hidden folders).
+Leaves out: cgroups (the host makes them and moves this launcher in before it starts anything).
 """
 
 from __future__ import annotations
@@ -60,8 +59,6 @@ def _tmpfs(target: str, size_mb: int, mode: str) -> None:
     _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,mode={mode}")
 
 
-SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime")
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 WORK = "/sandbox"
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
@@ -75,12 +72,12 @@ def _minimal_root(cfg: dict) -> None:
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
     root, size = cfg["work"], cfg["tmpfs_mb"]
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
-    for path in [p for p in SYSTEM_DIRS if os.path.lexists(p)]:
+    for path in [p for p in cfg["system_dirs"] if os.path.lexists(p)]:
         if os.path.islink(path):
             os.symlink(os.readlink(path), root + path)
         else:
             _bind_read_only(path, root + path)
-    for path in [p for p in ETC_FILES if os.path.exists(p)]:
+    for path in [p for p in cfg["etc_files"] if os.path.exists(p)]:
         _bind_read_only(path, root + path)
     _fresh_dev(root + "/dev", size)
     for path in ("/tmp", WORK):
@@ -203,7 +200,7 @@ def _start_worker(cfg: dict, uid: int | None) -> int:
         policy, env = _worker_policy(cfg, isolated=cfg["work"] == WORK)
         os.set_inheritable(cfg["started_fd"], True)
         argv = [sys.executable, "-I", "-c", cfg["boot_source"], _policy_fd(policy)]
-        if cfg["seccomp"] and not cfg["isolation"].startswith("rlimits"):
+        if "seccomp" in cfg["isolation"].split("+"):
             _load_seccomp(bytes.fromhex(cfg["seccomp"]))  # last: it refuses memfd_create, among others
         os.execve(sys.executable, argv, env)
     except BaseException as exc:
@@ -299,6 +296,7 @@ def main() -> None:
     os.dup2(null, 0)
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     _set_oom_score(-1000)  # the reaper of the run must outlive the cgroup's OOM kills; its children reset it
+    _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of the run come to us, so we reap them all
     if cfg["layer"] == "bwrap":
         _run_bwrap(cfg, program)
         return
@@ -313,10 +311,8 @@ def main() -> None:
     _write_program(cfg["work"], program)
     _report(cfg, {"isolation": isolation})
     if isolation.startswith("rlimits"):
-        _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         _supervise(cfg, isolation)
         return
-    _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # what the namespace leaves when its init dies comes to us
     init = os.fork()  # first child in the new PID namespace: its init
     if init == 0:
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -340,7 +336,6 @@ def _run_bwrap(cfg: dict, program: bytes) -> None:
         fds["{seccomp_fd}"] = _memfd("seccomp", bytes.fromhex(cfg["seccomp"]))
     argv = [str(fds.get(arg, arg)) for arg in argv]
     _report(cfg, {"isolation": cfg["isolation"]})
-    _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     pid = os.fork()
     if pid == 0:
         try:
@@ -378,9 +373,7 @@ def _stage(argv: list[str], stage_at: list[int], work: str) -> None:
     _mount("tmpfs", work, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
     for n, index in enumerate(stage_at):
         staged = os.path.join(work, str(n))
-        os.mkdir(staged, 0o755)
-        _mount(argv[index], staged, None, MS_BIND | MS_REC)
-        _mount("none", staged, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
+        _bind_read_only(argv[index], staged)
         argv[index] = staged
 
 

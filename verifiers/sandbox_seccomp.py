@@ -18,6 +18,7 @@ without it, saying so in the isolation name), and argument checks beyond clone's
 from __future__ import annotations
 
 import errno
+import functools
 import platform
 import struct
 
@@ -65,6 +66,7 @@ def _when_flag(nr: int, arg: int, test: int, value: int) -> bytes:
     ])
 
 
+@functools.cache
 def deny_filter() -> bytes | None:
     """The filter for this machine's architecture; None where there is none (see the module doc)."""
     if platform.machine() != "x86_64":

@@ -79,7 +79,7 @@ class HFPRM(Validated):
 
     def score(self, problem: Problem, steps_batch: StepsBatch) -> list[list[float]]:
         loaded = load(self.model, self.shape, self.device, self.dtype, self.trust_remote_code)
-        reader = SHAPES[loaded.shape].build(loaded.tokenizer, loaded.config, self)
+        reader = self._reader_for(loaded)
         scored = [["\n\n".join(steps)] for steps in steps_batch] if self.granularity == "outcome" else steps_batch
         encoded = [self._fit(reader.encode(loaded.tokenizer, problem.question, steps), len(steps), loaded)
                    for steps in scored]
@@ -89,6 +89,14 @@ class HFPRM(Validated):
         if self.granularity == "outcome":
             return [[got[0]] * len(steps) for got, steps in zip(scores, steps_batch)]
         return scores
+
+    def _reader_for(self, loaded: Loaded) -> Any:
+        """The shape's reader (its token ids looked up in the tokenizer), built once per loaded model and marker
+        settings and kept with the model: a search scores every step, the lookups need not be repeated."""
+        key = (self.step_tag, self.good_token, self.bad_token, self.system)
+        if key not in loaded.readers:
+            loaded.readers[key] = SHAPES[loaded.shape].build(loaded.tokenizer, loaded.config, self)
+        return loaded.readers[key]
 
     def _fit(self, encoded: Encoded, n_steps: int, loaded: Loaded) -> Encoded:
         if len(encoded.positions) != n_steps:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,8 @@ class Loaded:
     config: Any
     shape: str
     max_length: int | None
+    readers: dict = field(default_factory=dict, compare=False)
+    """Shape readers built for this model, by marker settings (see `HFPRM._reader_for`)."""
 
 
 def resolve_shape(config: Any, tokenizer: Any, shape: str, head_keys: set[str]) -> str:
@@ -74,7 +76,7 @@ def load(path: str, shape: str, device: str, dtype: str, trust_remote_code: bool
     shape = resolve_shape(config, tokenizer, shape, {k for k in head_keys if k.startswith(("score.", "v_head."))})
     options = {"trust_remote_code": trust_remote_code, "output_loading_info": True,
                "dtype": dtype if dtype == "auto" else getattr(torch, dtype)}
-    auto_class = _auto_class(config, shape, trust_remote_code)
+    auto_class = _auto_class(config, shape)
     model, info = getattr(transformers, auto_class).from_pretrained(path, **options)
     head, used = _head(Path(path), shape, auto_class, model, torch)
     _refuse_a_wrong_load(info, used, config)
@@ -84,7 +86,7 @@ def load(path: str, shape: str, device: str, dtype: str, trust_remote_code: bool
     return Loaded(model, head, tokenizer, config, shape, getattr(config, "max_position_embeddings", None))
 
 
-def _auto_class(config: Any, shape: str, trust_remote_code: bool) -> str:
+def _auto_class(config: Any, shape: str) -> str:
     if shape in ("causal-tag", "chat-turn", "value-head"):
         return "AutoModelForCausalLM"
     archs = [str(a) for a in getattr(config, "architectures", None) or []]

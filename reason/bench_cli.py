@@ -35,7 +35,7 @@ from reason.cli_support import (
     BACKEND_HELP,
     EXIT_INTERRUPTED,
     backend_options,
-    check_backend_options,
+    check_choices,
     check_out_dir,
     check_ray_address,
     err_console,
@@ -81,15 +81,7 @@ def _fail(exc: ReasonError) -> None:
 def _preflight(strategies: tuple[str, ...], params: dict[str, Any] | None, task: str | None, backend: str,
                options: dict[str, Any], ray_address: str | None) -> None:
     """Everything the command line alone decides, before a model, a dataset run or a Ray cluster is touched."""
-    from reason.api import make_searcher
-    from reason.registry import registry
-    from reason.tasks import task_style
-
-    for strategy in strategies:
-        make_searcher(strategy, **params) if params is not None else registry.get("searcher", strategy)
-    if task is not None:
-        task_style(task)
-    check_backend_options(backend, options)
+    check_choices(strategies, params, task, backend, options)
     check_ray_address(ray_address)
 
 

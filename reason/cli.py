@@ -22,7 +22,8 @@ from reason.cli_components import KINDS
 from reason.cli_support import (
     BACKEND_HELP,
     backend_options,
-    check_backend_options,
+    check_choices,
+    err_console,
     fail,
     read_question,
     third_party_output_captured,
@@ -128,24 +129,14 @@ def solve(
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole result (answer, candidates, compute, trace) as JSON.")] = False,
 ) -> None:
     """Solve one question and show the reasoning, the candidates with votes, the answer and the compute spent."""
-    from reason.api import Engine
-
     try:
         text = None if question is None else read_question(question)
         params = parse_params(param)
         for key, value in (("n", n), ("temperature", temperature), ("max_tokens", max_tokens)):
             if value is not None:
                 params[key] = value
-        from reason.api import make_searcher
-        from reason.tasks import task_style
-
-        make_searcher(strategy, **params)  # everything the input decides, before paying for a model load
-        task_style(task)
         options = backend_options(backend, model, base_url, backend_opt)
-        check_backend_options(backend, options)
-        with console.status("loading model...") if not as_json else contextlib.nullcontext(), \
-                third_party_output_captured(_verbose()):
-            engine = Engine(backend, **options)
+        engine = _checked_engine(strategy, params, task, backend, options, show_status=not as_json)
         with engine:
             if text is None:
                 InteractiveSolver(engine, strategy, params, task).run()
@@ -318,28 +309,30 @@ def serve(
 ) -> None:
     """An OpenAI-compatible endpoint: any client gets searched answers by pointing its base URL here."""
     try:
-        from reason.api import Engine
         from reason.serve import ServeConfig, create_app
-        from reason.tasks import task_style
 
         config = ServeConfig(strategy=strategy, params=parse_params(param), task=task, max_budget=max_budget,
                              max_n=max_n, max_queue=max_queue, api_key=api_key)
-        from reason.api import make_searcher
-
-        make_searcher(strategy, **config.params)
-        task_style(task)
-        options = backend_options(backend, model, base_url, backend_opt)
-        check_backend_options(backend, options)
-        with console.status("loading model..."), third_party_output_captured(_verbose()):
-            engine = Engine(backend, **options)
+        engine = _checked_engine(strategy, config.params, task, backend, backend_options(backend, model, base_url, backend_opt))
     except ReasonError as exc:
         raise fail(exc) from None
     import uvicorn
 
-    err = Console(stderr=True)
-    err.print(f"reason serve: http://{host}:{port}/v1 (default strategy {strategy}); Ctrl-C stops it")
+    err_console.print(f"reason serve: http://{host}:{port}/v1 (default strategy {strategy}); Ctrl-C stops it")
     with engine:
         uvicorn.run(create_app(engine, config), host=host, port=port, log_level="warning")
+
+
+def _checked_engine(strategy: str, params: dict[str, Any], task: str, backend: str, options: dict[str, Any],
+                    show_status: bool = True) -> Any:
+    """Check what the command line decides (before paying for a model load), then load the model with what
+    libraries print held back."""
+    from reason.api import Engine
+
+    check_choices((strategy,), params, task, backend, options)
+    with console.status("loading model...") if show_status else contextlib.nullcontext(), \
+            third_party_output_captured(_verbose()):
+        return Engine(backend, **options)
 
 
 def _print_rows(header: list[str], rows: list[list[str]]) -> None:

@@ -15,7 +15,7 @@ import socket
 import sys
 import tempfile
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,23 @@ def backend_options(backend: str, model: str | None, base_url: str | None, pairs
             raise ConfigError("--base-url is for --backend http")
         options["base_url"] = base_url
     return options
+
+
+def check_choices(strategies: Sequence[str], params: dict[str, Any] | None, task: str | None, backend: str,
+                  options: dict[str, Any]) -> None:
+    """What `solve`, `serve` and `bench` decide from the command line alone, before a model is touched: the
+    strategies (built with `params` when given, else only looked up), the task style, the backend options."""
+    from reason.api import make_searcher
+    from reason.tasks import task_style
+
+    for strategy in strategies:
+        if params is not None:
+            make_searcher(strategy, **params)
+        else:
+            registry.get("searcher", strategy)
+    if task is not None:
+        task_style(task)
+    check_backend_options(backend, options)
 
 
 def check_backend_options(backend: str, options: dict[str, Any]) -> None:

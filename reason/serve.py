@@ -41,6 +41,7 @@ from reason.api import Engine, make_searcher
 from reason.budget import Budget
 from reason.errors import ConfigError, ReasonError
 from reason.registry import registry
+from reason.searcher import Searcher
 from reason.types import Frozen, Problem, SearchResult
 from reason.watch import SearchCancelled, SearchProgress, WatchedGenerator
 
@@ -165,9 +166,9 @@ def create_app(engine: Engine, config: ServeConfig | None = None) -> FastAPI:
 class _Job:
     """One request, read and checked: what to solve, with which searcher, and how to answer."""
 
-    def __init__(self, question: str, strategy: str, params: dict, model: str, chat: bool, stream: bool,
+    def __init__(self, question: str, strategy: str, searcher: Searcher, model: str, chat: bool, stream: bool,
                  include_usage: bool, task: str) -> None:
-        self.question, self.strategy, self.params, self.model = question, strategy, params, model
+        self.question, self.strategy, self.searcher, self.model = question, strategy, searcher, model
         self.chat, self.stream, self.include_usage, self.task = chat, stream, include_usage, task
         self.trace_id = secrets.token_hex(8)
         self.created = int(time.time())
@@ -189,18 +190,17 @@ class _Job:
         params = dict(config.params) if strategy == config.strategy else {}
         params |= _params(extra, body, strategy, config)
         try:
-            make_searcher(strategy, **params)
+            searcher = make_searcher(strategy, **params)
         except ReasonError as exc:
             raise RequestError(400, str(exc), param="reason.params") from None
         options = body.get("stream_options") or {}
-        return cls(question, strategy, params, model, chat, bool(body.get("stream")),
+        return cls(question, strategy, searcher, model, chat, bool(body.get("stream")),
                    bool(options.get("include_usage")), str(extra.get("task") or config.task))
 
     def run(self, engine: Engine, on_call: Any, cancelled: Any) -> SearchResult:
         watched = WatchedGenerator(engine.shared_generator, self.task, on_call, cancelled)
         try:
-            searcher = make_searcher(self.strategy, **self.params)
-            return searcher.search(Problem(question=self.question, task=self.task), watched)
+            return self.searcher.search(Problem(question=self.question, task=self.task), watched)
         except SearchCancelled:
             raise
         except ReasonError as exc:

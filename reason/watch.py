@@ -54,7 +54,7 @@ class WatchedGenerator:
         self.calls += 1
         for completion in (c for batch in batches for c in batch):
             self.samples += 1
-            self.tokens += len(completion.token_ids)
+            self.tokens += completion.generated_tokens
             if (answer := self.style.extract(completion.text)) is not None:
                 self.votes[answer] = self.votes.get(answer, 0) + 1
         leader = max(self.votes.items(), key=lambda item: item[1], default=(None, 0))

@@ -27,7 +27,7 @@ from reason.errors import ConfigError
 from reason.generator import Generator, supports_logprobs
 from reason.searcher import SearcherConfig
 from reason.searchers.confidence import Measure, trace_confidence
-from reason.searchers.sampling import finish, sample_tree, to_sample
+from reason.searchers.sampling import draw_completions, finish, sample_tree, to_sample
 from reason.tasks import task_style
 from reason.types import Problem, SamplingParams, SearchResult
 
@@ -66,9 +66,8 @@ class DeepConf(SearcherConfig):
         style = task_style(problem.task)
         metered = BudgetedGenerator(generator, self.budget)
         params = SamplingParams(temperature=self.temperature, max_tokens=self.max_tokens, seed=self.seed,
-                                logprobs=self.top_logprobs)
-        n = metered.affordable(self.n, self.max_tokens)
-        completions = metered.generate([style.prompt(problem)], params.model_copy(update={"n": n}))[0] if n else []
+                                logprobs=self.top_logprobs, n=self.n)
+        completions = draw_completions(metered, style.prompt(problem), params)
         confident = sorted(((trace_confidence(c.logprobs or (), self.measure, self.window), i, c)
                             for i, c in enumerate(completions)), key=lambda t: (-t[0], t[1]))
         voting = confident[: max(1, math.ceil(self.keep * len(confident)))] if confident else []

@@ -96,11 +96,10 @@ class ParticleFilter(StepSearchConfig):
         return [w / total for w in raw]
 
     def _resample(self, rng: random.Random, particles: list[int], weights: list[float]) -> list[int]:
-        total = sum(weights)
-        normalised = [w / total for w in weights]
+        """`weights` as `weights()` gives them: normalised already."""
         if self.resampling == "multinomial":
-            return rng.choices(particles, weights=normalised, k=len(particles))
-        return systematic(rng, particles, normalised)
+            return rng.choices(particles, weights=weights, k=len(particles))
+        return systematic(rng, particles, weights)
 
 
 def effective_sample_size(weights: list[float]) -> float:

@@ -39,11 +39,16 @@ def sample_solutions(
 
 def draw(metered: BudgetedGenerator, style: TaskStyle, prompt: Prompt, params: SamplingParams) -> list[Sample]:
     """Up to `params.n` samples of one prompt in one call; fewer when the budget allows fewer, none when spent."""
+    return [to_sample(c, style) for c in draw_completions(metered, prompt, params)]
+
+
+def draw_completions(metered: BudgetedGenerator, prompt: Prompt, params: SamplingParams) -> list[Completion]:
+    """`draw`, before answers are read: the completions themselves (their logprobs, for one)."""
     n = metered.affordable(params.n, params.max_tokens)
     if n == 0:
         return []
     [completions] = metered.generate([prompt], params.model_copy(update={"n": n}))
-    return [to_sample(c, style) for c in completions]
+    return completions
 
 
 def to_sample(completion: Completion, style: TaskStyle) -> Sample:

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import shlex
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -23,6 +24,7 @@ from reason.cli_support import (
     BACKEND_HELP,
     backend_options,
     check_choices,
+    check_out_file,
     err_console,
     fail,
     read_question,
@@ -127,6 +129,7 @@ def solve(
     base_url: Annotated[str | None, typer.Option(help=BACKEND_HELP["base_url"])] = None,
     backend_opt: Annotated[list[str], typer.Option("--backend-opt", help=BACKEND_HELP["backend_opt"])] = [],  # noqa: B006
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole result (answer, candidates, compute, trace) as JSON.")] = False,
+    html: Annotated[Path | None, typer.Option("--html", help="Also write the trace explorer page of this solve (one offline HTML file).")] = None,
 ) -> None:
     """Solve one question and show the reasoning, the candidates with votes, the answer and the compute spent."""
     try:
@@ -136,6 +139,10 @@ def solve(
             if value is not None:
                 params[key] = value
         options = backend_options(backend, model, base_url, backend_opt)
+        if html is not None:
+            if text is None:
+                raise ConfigError("--html writes the page of one question; give the question (the interactive solver has none)")
+            check_out_file(html, "--html")
         engine = _checked_engine(strategy, params, task, backend, options, show_status=not as_json)
         with engine:
             if text is None:
@@ -143,10 +150,14 @@ def solve(
             else:
                 with console.status("solving...") if not as_json else contextlib.nullcontext():
                     result = engine.solve(text, strategy, task=task, **params)
+                if html is not None:
+                    html.write_text(result.to_html(), encoding="utf-8")
                 if as_json:
                     typer.echo(result.model_dump_json())
                 else:
                     show_result(result)
+                    if html is not None:
+                        err_console.print(f"page: {html}", soft_wrap=True)
     except ReasonError as exc:
         raise fail(exc) from None
 
@@ -272,6 +283,28 @@ class InteractiveSolver:
         task_style(name)
         self.task = name
         console.print(f"task: {name}")
+
+
+@app.command()
+def show(
+    path: Annotated[Path, typer.Argument(help="A run or sweep folder, a records.jsonl, or saved results (reason solve --json).")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="The page to write (default: explorer.html in the folder, or PATH with .html).")] = None,
+    open_page: Annotated[bool, typer.Option("--open", help="Open the page in the default browser.")] = False,
+) -> None:
+    """Write the trace explorer: one offline HTML page with each search's tree, candidates, samples and compute."""
+    from reason.show import default_output, write_page
+
+    try:
+        target = out or default_output(path)
+        check_out_file(target, "--out")
+        written = write_page(path, target)
+    except ReasonError as exc:
+        raise fail(exc) from None
+    typer.echo(str(written))
+    if open_page:
+        import webbrowser
+
+        webbrowser.open(written.resolve().as_uri())
 
 
 @app.command()

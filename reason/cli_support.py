@@ -131,6 +131,16 @@ def check_out_dir(path: Path) -> Path:
     return path
 
 
+def check_out_file(path: Path, option: str) -> Path:
+    """An output file that can be written (its folder made if need be); decided before any work starts."""
+    if path.is_dir():
+        raise ConfigError(f"{option} {path} is a folder, not a file")
+    check_out_dir(path.parent if str(path.parent) else Path("."))
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ConfigError(f"{option} {path} cannot be written")
+    return path
+
+
 def check_ray_address(address: str | None, timeout_s: float = 3.0) -> None:
     """A Ray head that answers at HOST:PORT within a few seconds (ray.init would retry for minutes)."""
     if address is None or address == "auto":

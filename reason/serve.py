@@ -10,7 +10,8 @@ OpenAI's error shape naming the choices; a budget over `max_budget` or `n` over 
 or missing key (when `api_key` is set) a 401.
 The response is a chat completion whose content is the chosen solution's text; `usage` sums every policy
 and PRM token of the search; a `reason` object carries the answer, candidates, the compute ledger and a
-trace id (`GET /v1/traces/<id>`, the last `trace_store` results). With `stream=True`, server-sent events
+trace id (`GET /v1/traces/<id>`, the last `trace_store` results) and a link to the trace's explorer page
+(`GET /v1/traces/<id>/page`, one offline HTML file: `reason.page`). With `stream=True`, server-sent events
 in OpenAI's chunk format: a progress chunk after each model call (empty content, a `reason` field with
 calls, samples, tokens and the leading answer), then the content, usage when asked
 (`stream_options.include_usage`), and `[DONE]`; a client that disconnects cancels its search before
@@ -34,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import Field
 
 from reason.api import Engine, make_searcher
@@ -114,14 +115,21 @@ def create_app(engine: Engine, config: ServeConfig | None = None) -> FastAPI:
         names = ["reason", *(f"reason/{name}" for name in registry.names("searcher"))]
         return {"object": "list", "data": [{"id": n, "object": "model", "created": 0, "owned_by": "reason"} for n in names]}
 
-    @app.get("/v1/traces/{trace_id}")
-    async def trace(trace_id: str) -> Any:
+    def stored(trace_id: str, show: Any) -> Any:
         with lock:
             found = traces.get(trace_id)
         if found is None:
             return RequestError(404, f"no trace {trace_id!r} (the server keeps the last {config.trace_store})",
                                 kind="not_found_error").response()
-        return found
+        return show(found)
+
+    @app.get("/v1/traces/{trace_id}")
+    async def trace(trace_id: str) -> Any:
+        return stored(trace_id, lambda found: found)
+
+    @app.get("/v1/traces/{trace_id}/page")
+    async def trace_page(trace_id: str) -> Any:
+        return stored(trace_id, lambda found: HTMLResponse(SearchResult.model_validate(found).to_html()))
 
     async def complete(request: Request, path_strategy: str | None, chat: bool) -> Any:
         try:
@@ -270,6 +278,7 @@ def _usage(result: SearchResult) -> dict:
 
 def _reason_field(result: SearchResult, trace_id: str) -> dict:
     return {"answer": result.answer, "strategy": result.strategy, "trace_id": trace_id,
+            "trace_page": f"/v1/traces/{trace_id}/page",
             "candidates": [{"answer": c.answer, "votes": c.votes, "score": c.score} for c in result.candidates],
             "compute": result.compute.model_dump(mode="json")}
 

@@ -8,6 +8,8 @@ node is one generated step, with attributes:
               when the step was cut at its token limit and the child continues mid-step)
     depth     steps from the root
     tokens    tokens generated for this step
+    cached_tokens   prompt tokens the backend served from its prefix cache for the call that
+              generated this step (0 when none or unknown; a rollout's chain: its first node)
     score     the PRM's score of this step (None until scored)
     value     the path's aggregated score, or a searcher's own value estimate
     visits, value_sum   MCTS statistics (0 elsewhere)
@@ -22,7 +24,7 @@ an error where it is written, not a `KeyError` on some later path. The graph its
 plain dicts, for networkx and for JSON. `SearchTree` is the small mutable helper searchers
 build a graph with; what leaves a searcher is the graph in node-link JSON
 (`SearchResult.search_tree`), turned back into a DiGraph once by `SearchResult.tree`.
-Leaves out: drawing; networkx and its exporters do that.
+Leaves out: drawing; `reason.page` draws a tree as an HTML page, networkx's exporters do the rest.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Node:
     sep: str = ""
     depth: int = 0
     tokens: int = 0
+    cached_tokens: int = 0
     score: float | None = None
     value: float | None = None
     visits: int = 0
@@ -62,6 +65,7 @@ class NodeUpdate(TypedDict, total=False):
     sep: str
     depth: int
     tokens: int
+    cached_tokens: int
     score: float | None
     value: float | None
     visits: int
@@ -75,7 +79,7 @@ class NodeUpdate(TypedDict, total=False):
 
 
 FIELDS = frozenset(f.name for f in fields(Node))
-_NODE_DEFAULTS: dict[str, Any] = asdict(Node())
+NODE_DEFAULTS: dict[str, Any] = asdict(Node())
 
 
 def _checked(attrs: dict[str, Any]) -> dict[str, Any]:
@@ -99,7 +103,7 @@ class SearchTree:
     def __init__(self, graph: nx.DiGraph | None = None) -> None:
         if graph is None:
             graph = nx.DiGraph()
-            graph.add_node(ROOT, **_NODE_DEFAULTS)
+            graph.add_node(ROOT, **NODE_DEFAULTS)
         self.graph = graph
         self.token_ids: dict[int, tuple[int, ...]] = {}
         """Per node, the model's tokens up to the node's end: its prompt's ids plus the ids it
@@ -110,7 +114,7 @@ class SearchTree:
     def add_child(self, parent: int, **attrs: Unpack[NodeUpdate]) -> int:
         node = self.graph.number_of_nodes()
         depth = self.graph.nodes[parent]["depth"] + 1
-        self.graph.add_node(node, **{**_NODE_DEFAULTS, "depth": depth, **_checked(dict(attrs))})
+        self.graph.add_node(node, **{**NODE_DEFAULTS, "depth": depth, **_checked(dict(attrs))})
         self.graph.add_edge(parent, node)
         return node
 

@@ -243,6 +243,18 @@ class SearchResult(Frozen):
 
         return None if self.search_tree is None else graph_from_json(self.search_tree)
 
+    def to_html(self) -> str:
+        """This search as one self-contained HTML page: the tree, candidates, samples and compute (`reason.page`)."""
+        from reason.page import page_html, search_payload
+
+        return page_html(search_payload([self], title=f"reason: {self.strategy}"))
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the page in a sandboxed iframe."""
+        from reason.page import iframe_html
+
+        return iframe_html(self.to_html())
+
 
 class Verdict(Frozen):
     """A verifier's judgement. A wrong answer is a 'fail', never an exception."""

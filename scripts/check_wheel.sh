@@ -20,8 +20,9 @@ venv/bin/reason --help >/dev/null
 venv/bin/reason components > components.txt  # not piped into grep -q: an early-closed pipe is EPIPE, exit 1
 grep -q "self-consistency" components.txt
 out=$(venv/bin/reason solve "What is 2+3?" -s self-consistency --n 3 --backend fake \
-      --backend-opt 'script=["The answer is 5."]' --backend-opt cycle=true)
+      --backend-opt 'script=["The answer is 5."]' --backend-opt cycle=true --html page.html)
 grep -q "answer: 5" <<<"$out" || { echo "check_wheel: the fake solve did not answer 5:"; echo "$out"; exit 1; } >&2
+grep -q "reason trace explorer: draws the JSON" page.html || { echo "check_wheel: the page lacks its script (package data?)"; exit 1; } >&2
 "${pip[@]}" --no-deps verifiers prm 2>&1 | grep -v -E "^WARNING: (Location|Running pip)" || true
 venv/bin/python - <<'PY'
 import importlib.metadata as md

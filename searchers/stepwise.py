@@ -117,6 +117,7 @@ class StepProposer:
         cut = completion.finish_reason == "length"  # continue mid-step, no delimiter in between
         ended = completion.stop_reason == EOS  # the model closed its answer: nothing follows this step
         node = self._add_step(tree, parent, completion.text, completion.generated_tokens, cut, ended)
+        tree.update(node, cached_tokens=completion.cached_prompt_tokens)
         if completion.prompt_token_ids:
             tree.token_ids[node] = completion.prompt_token_ids + completion.token_ids
         return node
@@ -152,6 +153,8 @@ class StepProposer:
             ended = last and completion.finish_reason == "stop"  # no stop strings: only EOS stops it
             cut = last and completion.finish_reason == "length"
             node = self._add_step(tree, node, text, tokens, cut, ended)
+            if i == 0:
+                tree.update(node, cached_tokens=completion.cached_prompt_tokens)
             if completion.prompt_token_ids:  # every node of the chain shares the rollout's ids
                 tree.token_ids[node] = completion.prompt_token_ids + completion.token_ids
             chain.append(node)

@@ -2,7 +2,7 @@
 
 - core (`reason.*` minus the two layers below) imports only the core;
 - plugins (`reason.searchers`, `reason.verifiers`, `reason.prm`) import the core and their own package;
-- the application (`reason.api`, `reason.cli`, `reason.bench_cli`, `reason.bench`, `reason.distributed`,
+- the application (`reason.api`, `reason.cli`, `reason.bench_cli`, `reason.bench`, `reason.distributed`, `reason.show`,
   and the `reason` package itself, which re-exports the public surface) may import anything,
   except that `reason.bench` never imports `reason.distributed` (the CLI wires the Ray pool in);
 - nothing imports a bare `searchers`, `verifiers` or `prm`: they exist only as `reason.*`.
@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 FOLDERS = {"reason": "reason", "searchers": "reason.searchers", "verifiers": "reason.verifiers", "prm": "reason.prm"}
 PLUGINS = ("reason.searchers", "reason.verifiers", "reason.prm")
 APPLICATION = ("reason.api", "reason.cli", "reason.cli_support", "reason.cli_components", "reason.bench_cli", "reason.bench",
-               "reason.distributed", "reason.serve")
+               "reason.distributed", "reason.serve", "reason.show")
 FACADE = "reason"
 """The package itself re-exports the public surface (api included), so it sits with the application."""
 BARE = ("searchers", "verifiers", "prm")

@@ -113,7 +113,8 @@ def record_view(record: ProblemRecord, run_dir: Path) -> View:
             verdicts.setdefault(sample.answer, "pass" if sample.correct else "fail")
     for candidate in record.candidates:
         verdicts[candidate.answer] = candidate.verdict
-    reasoning = next((s.text for s in record.samples if s.answer == record.predicted), "")
+    winner = record.candidates[0].sample_indices if record.candidates else ()
+    reasoning = record.samples[winner[0]].text if winner and winner[0] < len(record.samples) else ""
     return {
         "id": record.id,
         "question": record.question,

@@ -171,12 +171,22 @@ class Browser:
         """Every URL the page asked for since the load (the page's own file included)."""
         return [e["params"]["request"]["url"] for e in self.events if e["method"] == "Network.requestWillBeSent"]
 
-    def screenshot(self, path: Path, full_page: bool = False) -> Path:
-        params: dict[str, Any] = {"format": "png"}
-        if full_page:
-            metrics = self.send("Page.getLayoutMetrics")["cssContentSize"]
-            params["clip"] = {"x": 0, "y": 0, "width": metrics["width"], "height": metrics["height"], "scale": 1}
-            params["captureBeyondViewport"] = True
-        data = self.send("Page.captureScreenshot", params)["data"]
-        Path(path).write_bytes(base64.b64decode(data))
+    def screenshot(self, path: Path, selector: str | None = None) -> Path:
+        """A PNG of the viewport, or cropped to the first element matching `selector` (scrolled into view first)."""
+        box = None
+        if selector is not None:
+            box = self.evaluate(f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.scrollIntoView();"
+                                " const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })()")
+        data = base64.b64decode(self.send("Page.captureScreenshot", {"format": "png"})["data"])
+        if box is not None:
+            import io
+
+            from PIL import Image  # matplotlib's dependency, installed with reason[bench]
+
+            image = Image.open(io.BytesIO(data))
+            ratio = image.width / self.evaluate("window.innerWidth")
+            output = io.BytesIO()
+            image.crop(tuple(round(v * ratio) for v in box)).save(output, format="PNG")
+            data = output.getvalue()
+        Path(path).write_bytes(data)
         return Path(path)

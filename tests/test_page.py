@@ -197,3 +197,21 @@ def test_write_page_refuses_nothing_it_can_write(tmp_path):
     saved.write_text(result.model_dump_json())
     written = write_page(saved, tmp_path / "deep" / "er" / "p.html")
     assert written.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_tree_nodes_record_the_prefix_cache_hits_the_backend_reported():
+    from page_fixtures import BEAM_SCORES, BEAM_STEPS, CLIPS
+
+    from reason.searchers.beam import BeamSearch
+    from reason.testing import FakePRM, by_prefix
+
+    class Cached(FakeGenerator):
+        def generate(self, prompts, params):
+            return [[c.model_copy(update={"cached_prompt_tokens": c.prompt_tokens - 1}) for c in row]
+                    for row in super().generate(prompts, params)]
+
+    result = BeamSearch(n=4, width=2, prm=FakePRM(BEAM_SCORES)).search(CLIPS, Cached(by_prefix(BEAM_STEPS)))
+    nodes = {n["id"]: n for n in result_view(result)["tree"]["nodes"]}
+    deep = [n for n in nodes.values() if n.get("depth", 0) >= 2]
+    assert deep and all(n["cached_tokens"] > 0 for n in deep)
+    assert all(n.get("cached_tokens", 0) > 0 for n in nodes.values() if n["parent"] is not None)

@@ -4,7 +4,7 @@
 (function () {
   const DATA = JSON.parse(document.getElementById("reason-data").textContent);
   const SVG_NS = "http://www.w3.org/2000/svg";
-  const XGAP = 250, YGAP = 62, NODE_W = 210, NODE_H = 50;
+  const XGAP = 270, YGAP = 62, NODE_W = 230, NODE_H = 50;
 
   function el(tag, attrs) {
     const e = document.createElement(tag);
@@ -85,10 +85,10 @@
       if (chosen.has(n.id)) classes.push("chosen");
       const stats = [];
       if (n.score !== undefined) stats.push("s " + fmt(n.score, 2));
-      if (n.value !== undefined) stats.push("v " + fmt(n.value, 2));
+      if (n.value !== undefined && n.value !== n.score) stats.push("v " + fmt(n.value, 2));
       if (n.visits) stats.push("n " + n.visits);
       stats.push((n.tokens || 0) + " tok");
-      if (n.cached_tokens) stats.push("cache " + n.cached_tokens);
+      if (n.cached_tokens) stats.push("c " + n.cached_tokens);
       const head = el("div", { class: "head" });
       if (n.kids.length) {
         head.append(el("button", { class: "toggle", "data-toggle": n.id, title: "collapse / expand", text: "-",
@@ -184,7 +184,8 @@
 
     function fit() {
       const w = viewport.clientWidth || 900, h = viewport.clientHeight || 560;
-      view.k = Math.max(0.05, Math.min(1, (w - 40) / view.width, (h - 40) / view.height));
+      // the whole tree when it fits at a legible size; otherwise its start, legible, to pan from
+      view.k = Math.max(0.55, Math.min(1, (w - 40) / view.width, (h - 40) / view.height));
       view.x = 20; view.y = 20;
       apply();
     }
@@ -221,7 +222,7 @@
       el("button", { text: "collapse below depth 2", onclick: () => setAll(true, 2) }),
       el("span", { class: "hint", text: nodes.length + " nodes · drag to pan, wheel to zoom, click a node for its detail" }));
     const legend = el("div", { class: "legend" },
-      el("span", { text: "s = PRM score, v = value, n = visits, tok = generated tokens, cache = prefix-cache hits" }),
+      el("span", { text: "s = PRM score, v = value (shown when it differs from s), n = visits, tok = generated tokens, c = prompt tokens from the prefix cache" }),
       el("span", { text: "orange: chosen path · green/red: answer right/wrong · dashed: pruned" }));
     return { toolbar, viewport, legend, fit, nodes: nodes.length };
   }

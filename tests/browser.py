@@ -52,7 +52,7 @@ class Browser:
         ...     browser.evaluate("document.title")
     """
 
-    def __init__(self, width: int = 1400, height: int = 900, timeout_s: float = 30.0) -> None:
+    def __init__(self, width: int = 1400, height: int = 900, timeout_s: float = 30.0, one_process_per_page: bool = False) -> None:
         binary = chromium_binary()
         if binary is None:
             raise BrowserError("no chromium on PATH (Debian: apt-get install chromium)")
@@ -64,6 +64,8 @@ class Browser:
                 "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-sync",
                 "--disable-background-networking", "--disable-component-update", "--mute-audio",
                 f"--user-data-dir={self.profile}", f"--window-size={width},{height}", "about:blank"]
+        if one_process_per_page:  # frames of other origins (sandboxed iframes) stay in the page's process and frame tree
+            args[1:1] = ["--disable-site-isolation-trials", "--disable-features=IsolateOrigins,site-per-process"]
         shell = f'exec "$@" 3<&{to_browser_r} 4>&{from_browser_w} {to_browser_r}<&- {from_browser_w}>&-'
         self.process = subprocess.Popen(["bash", "-c", shell, "bash", *args], pass_fds=(to_browser_r, from_browser_w),
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -142,6 +144,18 @@ class Browser:
     def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page (promises awaited); a thrown error raises."""
         result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True})
+        if "exceptionDetails" in result:
+            raise BrowserError(f"script failed: {result['exceptionDetails'].get('exception', {}).get('description')}")
+        return result["result"].get("value")
+
+    def evaluate_in_frame(self, expression: str, index: int = 0) -> Any:
+        """`evaluate` inside the page's `index`-th child frame (an isolated world: same DOM, its own globals).
+        Needs `one_process_per_page=True` for a frame of another origin (a sandboxed iframe)."""
+        frames = self.send("Page.getFrameTree")["frameTree"].get("childFrames", [])
+        if len(frames) <= index:
+            raise BrowserError(f"the page has {len(frames)} child frame(s)")
+        context = self.send("Page.createIsolatedWorld", {"frameId": frames[index]["frame"]["id"]})["executionContextId"]
+        result = self.send("Runtime.evaluate", {"expression": expression, "contextId": context, "returnByValue": True})
         if "exceptionDetails" in result:
             raise BrowserError(f"script failed: {result['exceptionDetails'].get('exception', {}).get('description')}")
         return result["result"].get("value")

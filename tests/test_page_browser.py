@@ -151,3 +151,31 @@ def test_a_sweep_page_plots_every_point_and_opens_its_run(browser, tmp_path):
     browser.evaluate("document.querySelectorAll('tr.clickable')[1].click()")
     assert browser.evaluate("document.querySelectorAll('ul.problems li').length") == 4
     assert browser.errors() == []
+
+
+def test_the_notebook_view_draws_inside_its_sandboxed_iframe(tmp_path):
+    result = beam_result()
+    page = tmp_path / "notebook.html"
+    page.write_text(f"<!DOCTYPE html><html><body><h1>a notebook cell</h1>{result._repr_html_()}</body></html>")
+    with Browser(one_process_per_page=True) as browser:
+        show(browser, page)
+        assert browser.evaluate("document.querySelectorAll('[data-node]').length") == 0  # nothing leaks out
+        assert browser.evaluate_in_frame("document.querySelectorAll('[data-node]').length") == result.tree.number_of_nodes()
+        assert browser.evaluate_in_frame("document.querySelectorAll('img').length") == 0
+        assert browser.errors() == []
+
+
+def test_show_open_hands_the_page_to_the_browser(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    saved = tmp_path / "r.json"
+    saved.write_text(beam_result().model_dump_json())
+    opener = tmp_path / "opener.sh"
+    opener.write_text(f"#!/bin/sh\necho \"$1\" > {tmp_path / 'opened'}\n")
+    opener.chmod(0o755)
+    out = subprocess.run([str(Path(sys.executable).parent / "reason"), "show", str(saved), "--open"], capture_output=True, text=True,
+                         env={**os.environ, "BROWSER": f"{opener} %s"}, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "opened").read_text().strip() == (tmp_path / "r.html").resolve().as_uri()

@@ -61,7 +61,15 @@ def _last_run(text: str, found: list[tuple[int, int, str]], separator: re.Patter
     return run[0][0], ", ".join(content for _, _, content in run)
 
 
-_BOX_SEPARATOR = re.compile(r"(?:\s|[,;$]|\\[()\[\]]|\\q?quad|\\text\{\s*(?:and|or|,)?\s*\}|\band\b|\\,)*")
+_BOX_SEPARATOR = re.compile(
+    r"(?:\s|[,;$]|\\[()\[\]]|\\q?quad|\\text\{\s*(?:and|or|,)?\s*\}|\band\b|\\,)*"  # "\boxed{1}, \boxed{2}"
+    r"|(?![^\n]*(?:[.!?](?:\s|$)|\b(?:is|are|was|were|not|wrong|incorrect|correct|answer|final|therefore|thus|hence|so"
+    r"|but|instead|then|or)\b))(?=[^\n]*(?:\band\b|[,;])|[^A-Za-z\n]*$)[^\n]{0,40}"  # "\boxed{1} papers and \boxed{2}"
+)
+"""What may stand between boxes that are one list: separators, or a short label on the same line that joins them
+("and", a comma; or no word at all) without ending a sentence or saying something about the box before it
+("\boxed{5} is wrong, \boxed{7}" and "\boxed{1} no no \boxed{2}" are not lists; "\boxed{A}, or \boxed{B}" gives
+the same answer twice, MATH's own style, and is not one either: the last box is the answer)."""
 
 
 def _boxes(text: str) -> list[tuple[int, int, str]]:
@@ -74,7 +82,8 @@ def _boxes(text: str) -> list[tuple[int, int, str]]:
         if match.group(1) is not None:  # "\boxed 5": the argument is the next token
             found.append((match.start(), match.end(), match.group(1)))
         elif (open_at := match.end() - 1) in closers:
-            found.append((match.start(), closers[open_at] + 1, text[open_at + 1 : closers[open_at]].strip()))
+            content = text[open_at + 1 : closers[open_at]].replace("$", " ")  # "\boxed{12 $ and $13}": stray delimiters
+            found.append((match.start(), closers[open_at] + 1, " ".join(content.split())))
     return found
 
 
@@ -132,7 +141,9 @@ def _after_last(phrase: re.Pattern[str], text: str) -> tuple[int, str] | None:
         boxed = last_boxed(span)
         return (matches[-1].start(), boxed) if boxed else None
     span = unwrap(_stated_value(span))
-    return (matches[-1].start(), span) if span and not _prose(span) else None
+    if span and _prose(span):  # "Final Answer: Jane started growing Sphere 3 hours ago." -> "3"
+        span = "" if span.rstrip().endswith(":") else (last_math(span) or "")
+    return (matches[-1].start(), span) if span else None
 
 
 _COPULA = re.compile(r"\s(?:is|are|equals|=)\s+(?=\S)", re.IGNORECASE)
@@ -146,9 +157,16 @@ def _stated_value(span: str) -> str:
 
 
 def _prose(text: str) -> bool:
-    """Words, not an answer: "given by the equation:" (a rule must capture an answer)."""
+    """Words, not an answer: "given by the equation:" (a rule must capture an answer), or a sentence of three words or
+    more ("Jane started growing Sphere 3 hours ago"); "5 apples" and "x = 5 or x = 7" are answers."""
     stripped = text.strip()
-    return stripped.endswith(":") or (len(stripped.split()) >= 3 and not re.search(r"[\d\\^=+*/()\[\]{}<>]", stripped))
+    return stripped.endswith(":") or prose_words(stripped) >= 3
+
+
+def prose_words(text: str) -> int:
+    """Words of three letters or more outside math and LaTeX commands. Example: "$x$ is the answer" -> 2."""
+    outside = re.sub(r"\$[^$]*\$|\\[A-Za-z]+", " ", text)
+    return len(re.findall(r"[A-Za-z]{3,}", outside))
 
 
 def _sentence(text: str, start: int) -> str:
@@ -184,15 +202,27 @@ _MATH_SEGMENT = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$]
 
 
 def last_math(text: str) -> str | None:
-    """The last math segment ($...$, $$...$$, \\(...\\), \\[...\\]): MATH-style text with no marked answer.
-    Segments joined only by "and", "or" or commas are one list ("$1$ and $2$" -> "1, 2").
+    """The last math segment ($...$, $$...$$, \\(...\\), \\[...\\]) or number written in prose, whichever comes
+    later: MATH-style text with no marked answer (as Math-Verify's last-expression fallback). Segments joined only by
+    "and", "or" or commas are one list ("$1$ and $2$" -> "1, 2"). A number in prose keeps its thousands separators,
+    a decimal comma, a "/" fraction and a "%", and drops a unit ("1,000.99m²" -> "1,000.99").
 
-    Example: "Therefore $x \\geq 5$ is the solution." -> "x \\geq 5"
+    Example: "Therefore $x \\geq 5$ is the solution." -> "x \\geq 5"; "so $d = 90/n$; there are 12." -> "12"
     """
     segments = [(m.start(), m.end(), next(g for g in m.groups() if g is not None).strip())
                 for m in _MATH_SEGMENT.finditer(text)]
     found = _last_run(text, [s for s in segments if s[2]], _MATH_JOIN)
+    masked = _MATH_SEGMENT.sub(lambda m: " " * len(m.group(0)), text)
+    numbers = list(_PROSE_NUMBER.finditer(masked))
+    if numbers and (found is None or numbers[-1].start() > (segments[-1][1] if segments else -1)):
+        return numbers[-1].group(0).replace(" ", "")
     return found[1] if found else None
+
+
+_PROSE_NUMBER = re.compile(
+    r"(?<![A-Za-z\d.,/^_\\])-?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:,\d{1,2}(?![\d,]))?)"
+    r"(?:\s?/\s?\d+(?:\.\d+)?)?%?(?![\d])"
+)
 
 
 _MATH_JOIN = re.compile(r"\s*(?:,|;|\band\b|\bor\b)\s*(?:(?:and|or)\s+)?")

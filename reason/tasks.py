@@ -9,6 +9,7 @@ Leaves out: few-shot example selection; a template holds its examples inline.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from functools import cache
 from importlib import resources
 
 from reason.errors import ConfigError
-from reason.extract import extract_answer
+from reason.extract import MARKERS, extract_answer, prose_words
 from reason.registry import registry
 from reason.types import ChatMessage, ChatPrompt, Problem
 
@@ -54,12 +55,22 @@ class TaskStyle:
         Example: "3 * 4 = 12. The answer is 12." -> "12"; "\\frac{1}{2}" -> "\\frac{1}{2}"; "7; 4" -> "7; 4"
         """
         text = text.strip()
-        explicit = extract_answer(text, [rule for rule in self.extract_rules if rule != "last_number"])
+        explicit = extract_answer(text, [rule for rule in self.extract_rules if rule in MARKERS])
         if explicit:
             return explicit
-        if text and "\n" not in text and len(text) <= 60:
+        one_liner = bool(text) and "\n" not in text and len(text) <= 60
+        if one_liner and not _wordy(text) and not _MATH_OPENER.search(text):
             return text
-        return self.extract(text)
+        return self.extract(text) or (text if one_liner else None)
+
+
+_MATH_OPENER = re.compile(r"\$.*\$|\\[(\[]")
+"""Math delimiters: a one-liner with them is read by the style's rules ("Answer $ 9 $" -> "9")."""
+
+
+def _wordy(text: str) -> bool:
+    """Prose rather than an answer: two words outside math, or a label first ("Soucis : 2,74"); "12 apples" is not."""
+    return prose_words(text) >= 2 or bool(re.match(r"\s*[A-Za-z]{3,}\s*:", text))
 
 
 def task_names() -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reason.errors import ConfigError
-from reason.extract import RULES, extract_answer
+from reason.extract import RULES, extract_answer, last_boxed
 from reason.tasks import task_style
 
 
@@ -71,7 +71,8 @@ def test_task_styles_choose_their_rules():
     text = "I think 12 is close. The answer is $\\frac{1}{2}$."
     assert task_style("math").extract(text) == "\\frac{1}{2}"
     assert task_style("gsm8k").extract("Half of 24 is 12 apples") == "12"  # last-number fallback only for GSM8K
-    assert task_style("math").extract("Half of 24 is 12 apples") is None
+    assert task_style("math").extract("Half of 24 is 12 apples") == "12"  # MATH's last expression: math or a number
+    assert task_style("math").extract("Half of $24$ is $x$ apples") == "x"
 
 
 def test_extraction_is_linear_on_hostile_text():
@@ -100,3 +101,47 @@ def test_last_math_is_the_fallback_for_unmarked_math_text():
 def test_math_segments_joined_by_and_are_one_list():
     assert extract_answer("$1$ and $2$ and $3$", ["last_math"]) == "1, 2, 3"
     assert extract_answer("We find $x = 2$. Then $y = 3$.", ["last_math"]) == "y = 3"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("the number is not 10 which is 1,000.99€", "1,000.99"),  # a unit dropped, thousands kept
+    ("so $d = \\frac{90}{n}$. There are 12 sequences. I hope it is correct.", "12"),  # prose after the last math
+    ("Then P(A) = (1/2) / (3/4), so the probability is 2/3. <|im_start|>user", "2/3"),
+    ("the error increases by 100%.", "100%"),
+    ("We get $x = 3$ and then nothing numeric.", "x = 3"),
+    ("Soit 2,74 au total", "2,74"),  # a decimal comma stays one number
+])
+def test_math_fallback_is_the_last_math_or_prose_number(text, expected):
+    assert extract_answer(text, ["boxed", "answer_is", "last_math"]) == expected
+
+
+def test_a_marked_answer_that_is_a_sentence_gives_the_number_in_it():
+    text = "So $s = 3$ and $t = 8$. Final Answer: Jane started growing Sphere 3 hours ago. I hope it is correct."
+    assert extract_answer(text, ["boxed", "answer_is", "last_math"]) == "3"
+    assert extract_answer("Our answer is given by the equation:\n$x = 2$", ["answer_is"]) is None
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("\\boxed{1} papers and \\boxed{2} bins", "1, 2"),
+    ("$$\\boxed{(3, 3)} \\text{ for part (a) and } \\boxed{(1, 1)}$$", "(3, 3), (1, 1)"),
+    ("\\boxed{35} ++++ \\boxed{4}", "35, 4"),
+    ("\\boxed{5} is wrong, so \\boxed{7}", "7"),  # a verdict on the first box: not a list
+    ("\\boxed{1} no no no \\boxed{2}", "2"),  # words that join nothing
+    ("$\\boxed{15\\frac{39}{40}},$ or $\\boxed{\\frac{639}{40}}$ inches.", "\\frac{639}{40}"),  # the same answer twice
+    ("x = \\boxed{2}. Therefore the answer is \\boxed{4}", "4"),  # a sentence ends between them
+    ("between $\\boxed{12 $ and $13 }$", "12 and 13"),  # stray delimiters inside a box
+])
+def test_boxes_joined_by_a_short_label_are_one_list_and_others_are_not(text, expected):
+    assert last_boxed(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Answer $ 9 $", "9"),  # a one-liner with math is read by the rules
+    ("1 000", "1 000"),  # a bare one-liner is itself
+    ("12 apples", "12 apples"),
+    ("Soucis : 2,74 $ a..", "2,74"),  # a label first: prose
+    ("the number is 10 which is 1,000.99m²", "1,000.99"),
+    ("\\frac{10}{9}", "\\frac{10}{9}"),
+])
+def test_stated_reads_prose_one_liners_and_keeps_bare_answers(text, expected):
+    assert task_style("math").stated(text) == expected

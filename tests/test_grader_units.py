@@ -205,3 +205,17 @@ def test_a_deep_caller_stack_is_retried_in_the_worker_and_not_remembered(pool):
     verdict = deep(sys.getrecursionlimit() - len(inspect.stack()) - spare)
     assert verdict.passed, verdict
     assert Grader(pool=pool).grade(answer, "x").passed  # the failed in-process parse was not memoised
+
+
+@pytest.mark.parametrize(("prediction", "reference", "status"), [
+    ("14 {, }916", "14916", "pass"),  # LaTeX's thousands comma, however spaced
+    ("0,111", "111", "fail"),  # a leading zero is not a thousands group
+    ("(7,11), (11,7)", "(11,7)or(7,11)", "pass"),  # "or" written against its neighbours
+    ("x = 2, y = 3", "x_{1}=2,\\quadx_{2}=3", "fail"),  # \quadx is \quad then x: two different unknowns
+    ("1, 2", "x_{1}=1,\\quadx_{1}=2", "pass"),
+    ("W(x)=1orW(x)=-1", "\\\\boxed{W(n) = 1 \\\\text{ and } W(n) = -1", "pass"),  # an unclosed box, one unknown
+    ("x=2,y=1", "x=1,y=2", "fail"),  # different unknowns keep their names
+    ("(4,0,6),(0,-2,0)", "(0;-2;0),(4;0;6)", "pass"),  # semicolons inside a tuple separate its places
+])
+def test_separators_and_one_unknown_lists(prediction, reference, status):
+    assert Grader().grade(prediction, reference).status == status

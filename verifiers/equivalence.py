@@ -249,7 +249,7 @@ def strongest(rules: Iterable[str]) -> str:
 
 
 def _coerce(prediction: Answer, reference: Answer) -> tuple[Answer, Answer]:
-    if _has_relation(prediction) != _has_relation(reference):
+    if _has_relation(prediction) != _has_relation(reference) or (_one_unknown(prediction) and _one_unknown(reference)):
         prediction, reference = _values(prediction), _values(reference)
     prediction, reference = _as_interval(prediction, reference), _as_interval(reference, prediction)
     return _as_tuple(prediction, reference), _as_tuple(reference, prediction)
@@ -267,6 +267,15 @@ def _values(node: Answer) -> Answer:
     if isinstance(node, Seq):
         return Seq(tuple(_values(item) for item in node.items), node.kind)
     return node
+
+
+def _one_unknown(node: Answer) -> bool:
+    """Solutions of one unknown: "W(n) = 1, W(n) = -1" (the same label every time). Two such lists compare their
+    values whatever each calls its unknown; lists that name different unknowns ("x = 1, y = 2") keep their names."""
+    if not (isinstance(node, Seq) and len(node.items) > 1):
+        return False
+    labels = {item.lhs for item in node.items if isinstance(item, Relation) and item.op == "=" and _is_label(item.lhs)}
+    return len(labels) == 1 and all(isinstance(item, Relation) for item in node.items)
 
 
 def _is_label(node: Answer) -> bool:

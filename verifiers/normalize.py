@@ -42,10 +42,10 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\\gt(?![a-zA-Z])", ">"),
         (r"\\?%", ""),
         (r"\\?\$", ""),
-        (r"\{,\}", ","),
+        (r"\s*\{\s*,\s*\}\s*", ","),  # 14{,}916 and 14 {, }916: LaTeX's thousands comma
         (r"(\d),\\!\s*(?=\d{3}(?!\d))", r"\1"),  # 10,\!080: an explicit LaTeX thousands separator
         (r"\\[!,]", ""),
-        (r"\\[;: ]|\\q?quad(?![a-zA-Z])|~", " "),
+        (r"\\[;: ]|\\q?quad|~", " "),  # \quadx_{2} too: a space, then x_{2}
         (r"\\operatorname\*?\s*\{\s*([A-Za-z]+)\s*\}", r"\\\1"),
         (r"(=[^=]*?)\s*\\approx(?![a-zA-Z]).*$", r"\1"),  # x = 1/3 \approx 0.33: the exact value is the answer
         (r"\\approx(?![a-zA-Z])|\\simeq(?![a-zA-Z])|\\doteq(?![a-zA-Z])", "="),  # x \approx 3.14 states 3.14
@@ -62,9 +62,13 @@ _CONNECTORS = {"and", "or", ","}
 _PLAIN_UNITS = re.compile(r"^([-+]?\d[\d,]*(?:\.\d+)?(?:/\d+)?)\s+([A-Za-z]+\.?(?:\s+[A-Za-z]+\.?)*)\s*(?:\^\{?\d\}?)?$")
 _MATH_WORDS = {"pi", "sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "i", "e", "x", "and", "or"}
 _BASE_SUBSCRIPT = re.compile(r"(?<![A-Za-z\d\\_^])(\d+)_\{?\s*(\d+)\s*\}?")
-_PLAIN_CONNECTORS = re.compile(r"\s*,?\s+(?:and|or)\s+|\s*;\s*")  # "a, b, and c", "a or b", "a; b"
+_WORD_CONNECTORS = re.compile(
+    r"\s*,?\s+(?:and|or)\s+"  # "a, b, and c", "a or b"
+    r"|(?<=[\d)\]}])\s*or\s*(?=[A-Za-z(\[{\\-])"  # written together: "(11,7)or(7,11)", "W(x)=1orW(x)=-1"
+)
+_PLAIN_CONNECTORS = re.compile(rf"{_WORD_CONNECTORS.pattern}|\s*;\s*")  # and "a; b"
 _PLAIN = re.compile(r"[0-9A-Za-z+\-*/^()\[\]]+(?:\.[0-9A-Za-z+\-*/^()\[\]]+)*")
-_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d]|,\d)")
+_THOUSANDS = re.compile(r"(?<![\d.,])(?!0,)\d{1,3}(?:,\d{3})+(?![\d]|,\d)")  # 0,111 is not thousands
 
 
 def normalize(answer: str) -> str:
@@ -124,8 +128,13 @@ def _replace_groups(text: str, command: re.Pattern[str], replace: Callable[[str,
 
 
 def _connectors(text: str) -> str:
-    """Plain "and"/"or"/";" between items become commas, and a comma doubled by that (", \\text{ and }") one."""
-    return re.sub(r",(\s*,)+", ",", _PLAIN_CONNECTORS.sub(",", text))
+    """Plain "and"/"or"/";" between items become commas, and a comma doubled by that (", \\text{ and }") one.
+    Semicolons between comma lists stay: they separate groups ("p=5,q=2;p=7,q=2" is two pairs)."""
+    if ";" in text and "," in text:
+        depth = _bracket_depths(text)
+        text = "".join("," if c == ";" and depth[i] else c for i, c in enumerate(text))  # "(0;-2;6)" is a triple
+    connectors = _WORD_CONNECTORS if ";" in text and "," in text else _PLAIN_CONNECTORS
+    return re.sub(r",(\s*,)+", ",", connectors.sub(",", text))
 
 
 def _plain_units(text: str) -> str:
@@ -157,9 +166,15 @@ def _bracket_depths(text: str) -> list[int]:
 
 
 def _escapes(text: str) -> str:
-    """JSON-escaped LaTeX (\\\\frac) reads as LaTeX; a stray trailing backslash goes."""
+    """JSON-escaped LaTeX (\\\\frac) reads as LaTeX; a stray trailing backslash goes; so does the opening of a box
+    that is never closed ("\\boxed{W(n) = 1")."""
     text = re.sub(r"\\\\(?=[a-zA-Z])", r"\\", text)
-    return text[:-1] if text.endswith("\\") and not text.endswith("\\\\") else text
+    text = text[:-1] if text.endswith("\\") and not text.endswith("\\\\") else text
+    opened = _OPEN_BOX.match(text)
+    return text[opened.end() :] if opened and group_end(text, opened.end() - 1) == -1 else text
+
+
+_OPEN_BOX = re.compile(r"\s*\\(?:boxed|fbox)\s*\{")
 
 
 _SPACED_THOUSANDS = re.compile(r"^-?\d{1,3}(?: \d{3})+(?:\.\d+)?$")

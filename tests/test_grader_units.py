@@ -219,3 +219,23 @@ def test_a_deep_caller_stack_is_retried_in_the_worker_and_not_remembered(pool):
 ])
 def test_separators_and_one_unknown_lists(prediction, reference, status):
     assert Grader().grade(prediction, reference).status == status
+
+
+@pytest.mark.parametrize(("prediction", "reference", "status"), [
+    ("11:21", "V_{1}:V_{2}=11:21", "pass"),  # a ratio named by what it compares
+    ("22:42", "11:21", "pass"),
+    ("11:20", "11:21", "fail"),
+    ("1", "A:B=1", "pass"),
+    ("12:00", "12:00", "pass"),  # a time of day stays text
+    ("1:00", "12:00", "fail"),
+    ("(5,2),(7,2)", "p=5,q=2;p=7,q=2", "pass"),  # semicolons between groups of assignments
+    ("(5,2),(2,7)", "p=5,q=2;p=7,q=2", "fail"),
+    ("(0,1)", "0<f(x)<1", "pass"),  # a chain bounds f(x) as it bounds x
+    ("[0,1)", "0<f(x)<1", "fail"),
+    ("z \\in [-\\frac{3}{2}, -1] \\cup [1, \\frac{3}{2}]", "1\\leq|z|\\leq \\frac{3}{2}", "pass"),  # |z| between bounds
+    ("z \\in [1, \\frac{3}{2}]", "1\\leq|z|\\leq \\frac{3}{2}", "fail"),
+    ("0", "1 = \\zzz = x = 0", "pass"),  # an equality chain states its last member, whatever it passes through
+    ("\\vec{v}", "v", "fail"),  # a macro with an argument is not a symbol
+])
+def test_ratios_groups_and_chains(prediction, reference, status):
+    assert Grader().grade(prediction, reference).status == status

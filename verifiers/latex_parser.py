@@ -48,6 +48,8 @@ _WORD = re.compile(r"[A-Za-z]+")
 def _digit(char: str) -> bool:
     """An ASCII digit (str.isdigit() also says yes to '²', which no number pattern reads)."""
     return len(char) == 1 and "0" <= char <= "9"
+_TIME = re.compile(r"\d{1,2}:0\d(?::\d{2})?")
+"""A time of day that cannot be a ratio (12:00, 9:05); 11:21 is read as the ratio 11/21."""
 _SIGNED_DIGIT = re.compile(r"[-+]?\s*\d")
 
 FUNCTIONS = {
@@ -65,6 +67,12 @@ _GREEK = frozenset(
 )
 _NOT_FACTORS = frozenset("cdot times div pm mp cup cap le ge ne in right end rfloor rceil rvert }".split()) | {"\\"}  # noqa: SIM905
 """Commands that never start a factor: operators, relations, closers, the row break."""
+_NOT_SYMBOLS = frozenset({
+    "int", "iint", "oint", "sum", "prod", "lim", "limsup", "liminf", "to", "rightarrow", "Rightarrow", "implies",
+    "iff", "mapsto", "cap", "setminus", "subset", "subseteq", "supset", "forall", "exists", "neg", "land", "lor",
+    "wedge", "vee", "partial", "nabla", "mod", "pmod", "bmod", "equiv", "sim", "cong", "perp", "parallel",
+})
+"""Commands that name an operation this grammar does not do: never read as a symbol (the answer stays text)."""
 _RELATIONS = (("<=", "<="), (">=", ">="), ("!=", "!="), ("=", "="), ("<", "<"), (">", ">"))
 _RELATION_COMMANDS = {"le": "<=", "ge": ">=", "ne": "!=", "in": "in"}
 _FLIPPED = {">": "<", ">=": "<="}
@@ -83,6 +91,8 @@ def parse_tree(text: str) -> Answer:
 
 class _Parser:
     def __init__(self, text: str) -> None:
+        self.ratios = _TIME.fullmatch(text.strip()) is None and "\\{" not in text and "|" not in text
+        """':' is a ratio (11:21), except in a time of day (12:00) and in set-builder notation ({x : x > 0})."""
         self.s, self.i, self.depth, self.bars, self.signs = text, 0, 0, 0, 0
 
     # -- scanning ---------------------------------------------------------------------------
@@ -131,9 +141,14 @@ class _Parser:
 
     # -- grammar ------------------------------------------------------------------------------
     def answer(self) -> Answer:
-        items = self.comma_items()
+        groups = [self.comma_items()]
+        while self.accept(";"):  # "p=5,q=2;p=7,q=2": groups of a comma list (normalize keeps only these ';')
+            groups.append(self.comma_items())
         if self.peek():
             raise ParseError(f"unexpected {self.s[self.i : self.i + 20]!r}")
+        if len(groups) > 1:
+            return Seq(tuple(g[0] if len(g) == 1 else Seq(tuple(g), "tuple") for g in groups), "list")
+        items = groups[0]
         return items[0] if len(items) == 1 else Seq(tuple(items), "list")
 
     def comma_items(self) -> list[Answer]:
@@ -199,7 +214,7 @@ class _Parser:
         while True:
             if self.accept("*") or self.accept_command("cdot", "times"):
                 node = _mul(_expr(node), _expr(self.unary()))
-            elif self.accept("/") or self.accept_command("div"):
+            elif self.accept("/") or (self.ratios and self.accept(":")) or self.accept_command("div"):
                 node = Call("div", (_expr(node), _expr(self.unary())))
             elif self.starts_factor():
                 factor = _expr(self.power())
@@ -336,8 +351,9 @@ class _Parser:
             return handler(self)
         if name in FUNCTIONS:
             return self.function(name)
-        if name in _GREEK:
-            return self.letter_named(name)
+        if name in _GREEK or (name.isalpha() and name not in _NOT_SYMBOLS and self.peek() not in ("{", "[")):
+            return self.letter_named(name)  # \\zzz, a name the grammar does not know, is a symbol of that name
+            # (one with an argument, \\vec{v}, is a macro it cannot read: the answer stays text)
         raise ParseError(f"unsupported command \\{name}")
 
     def letter_named(self, name: str) -> Sym:
@@ -568,10 +584,28 @@ def _chained(ops: list[str], chain: list[Expr]) -> Answer:
     if all(op == "=" for op in ops):
         named = next((c for c in (chain[-2], chain[0]) if isinstance(c, Sym)), None)
         return chain[-1] if named is None else Relation("=", named, chain[-1])
-    if len(ops) != 2 or not isinstance(chain[1], Sym):
+    if len(ops) != 2 or not _names_something(chain[1]):
         raise ParseError("unsupported chain of relations")
     if all(op in ("<", "<=") for op in ops):
-        return Relation("in", chain[1], Interval(chain[0], chain[2], ops[0] == "<=", ops[1] == "<="))
+        return _bounded(chain[1], Interval(chain[0], chain[2], ops[0] == "<=", ops[1] == "<="))
     if all(op in (">", ">=") for op in ops):
-        return Relation("in", chain[1], Interval(chain[2], chain[0], ops[1] == ">=", ops[0] == ">="))
+        return _bounded(chain[1], Interval(chain[2], chain[0], ops[1] == ">=", ops[0] == ">="))
     raise ParseError("mixed directions in a chain of relations")
+
+
+def _names_something(node: Expr) -> bool:
+    """What a chain of inequalities may bound: a variable, f(x), |z| (no numbers in it)."""
+    if isinstance(node, Sym):
+        return True
+    return isinstance(node, Call) and bool(node.args) and all(_names_something(a) for a in node.args  # type: ignore[arg-type]
+                                                              if isinstance(a, EXPR_TYPES))
+
+
+def _bounded(subject: Expr, interval: Interval) -> Relation:
+    """subject in interval; |z| between two bounds 0 <= a <= b is z in [-b, -a] u [a, b]."""
+    if isinstance(subject, Call) and subject.fn == "abs" and isinstance(subject.args[0], Sym):
+        low = interval.lo
+        if isinstance(low, Num) and low.value >= 0:
+            negative = Interval(Call("neg", (interval.hi,)), Call("neg", (low,)), interval.hi_closed, interval.lo_closed)
+            return Relation("in", subject.args[0], Union((negative, interval)))
+    return Relation("in", subject, interval)

@@ -137,6 +137,7 @@ def _after_last(phrase: re.Pattern[str], text: str) -> tuple[int, str] | None:
     if not matches:
         return None
     span = _sentence(text, matches[-1].end()).strip().strip("*").strip()
+    span = re.sub(r'^\\?"(.*?)\\?"$', r"\1", span).strip()  # quoted: 'The final answer is \"$12$ and $13$\"
     if "\\boxed" in span or "\\fbox" in span:
         boxed = last_boxed(span)
         return (matches[-1].start(), boxed) if boxed else None
@@ -198,7 +199,8 @@ def choice(text: str) -> str | None:
     return f"({matches[-1]})" if matches else None
 
 
-_MATH_SEGMENT = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$])\$([^$]+?)\$", re.DOTALL)
+_MATH_SEGMENT = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$])\$((?:[^$\\]|\\.)+?)\$", re.DOTALL)
+"""$$...$$, \\[...\\], \\(...\\) and $...$; an escaped dollar (\\$) inside is text, not the end."""
 
 
 def last_math(text: str) -> str | None:

@@ -48,6 +48,12 @@ def test_true_identities_still_pass(grader, prediction, reference):
     ("3, 4", "4"), ("4, 5, 6", "4"), ("4 or 5", "4"), ("x = 4 or x = 0", "4"),
     ("\\boxed{4} is wrong, the answer is 7", "4"), ("So \\boxed{4}. The final answer is $7$.", "4"),
     ("4; import os", "4"), ("4 \\text{ or } 5", "4"), ("x \\in \\{4, 5\\}", "4"),
+    # the policies added against the Math-Verify suite, gamed
+    ("-2.1", "-2,1"), ("2,1", "2.10"), ("1,22", "1.2"),  # a decimal comma only against the same digits
+    ("\\boxed{5} and \\boxed{4}", "4"), ("\\boxed{4} is wrong, so \\boxed{5}", "4"),  # joined boxes are a list
+    ("x = 4, y = 0", "x = 0, y = 4"), ("x=4,y=5", "4"),  # named unknowns keep their names
+    ("4 = 4x", "4"), ("4 = 2 + y", "4"),  # an equation states a value only between numbers
+    ("0 < x < 4", "(0, 4]"), ("4:1", "1:4"), ("\\zzz", "4"),
 ])
 def test_answers_written_to_game_a_lax_grader_fail(grader, prediction, reference):
     assert grader.grade(prediction, reference).status != "pass"

@@ -236,6 +236,11 @@ def test_separators_and_one_unknown_lists(prediction, reference, status):
     ("z \\in [1, \\frac{3}{2}]", "1\\leq|z|\\leq \\frac{3}{2}", "fail"),
     ("0", "1 = \\zzz = x = 0", "pass"),  # an equality chain states its last member, whatever it passes through
     ("\\vec{v}", "v", "fail"),  # a macro with an argument is not a symbol
+    ("1000,99", "1000.99", "pass"), ("1.22", "1,22", "pass"), ("0.111", "0,111", "pass"),  # decimal commas
+    ("-2.1", "-2,1", "fail"), ("1,000", "1.000", "fail"),  # a list, thousands
+    ("\\frac{10}{9}", "\\frac{1}{2} \\cdot \\frac{20}{9} = \\frac{10}{9}", "pass"),  # a computation states its result
+    ("11a+c", "7 = 11a+c", "fail"),
+    ("\\begin{pmatrix}1&0\\\\0&1\\end{pmatrix}", "\\begin{pmatrix}1&0\\\\0&1\\\\\\end{pmatrix}", "pass"),  # a last row break
 ])
 def test_ratios_groups_and_chains(prediction, reference, status):
     assert Grader().grade(prediction, reference).status == status

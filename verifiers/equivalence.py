@@ -22,6 +22,7 @@ Leaves out: the parsing itself (latex.py) and the time limit (timelimit.py).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -54,7 +55,7 @@ from reason.verifiers.numeric import (
     infinity_sign,
 )
 
-RULE_ORDER = ("string", "text", "choice", "structure", "infinity", "rational", "decimal", "numeric", "identity", "sympy")
+RULE_ORDER = ("string", "decimal-comma", "text", "choice", "structure", "infinity", "rational", "decimal", "numeric", "identity", "sympy")
 
 APPROXIMATE_PLACES = 6
 """The tolerance policy for decimals, one rule for rationals and irrationals alike: a decimal written
@@ -106,6 +107,7 @@ class Comparer:
     rel_tol: float = 1e-9
     symbolic: SymbolicTier | None = None
     confirm_identities: bool = False
+    approximate_places: int = APPROXIMATE_PLACES
 
     def same(self, prediction: Answer, reference: Answer) -> Decision:
         prediction, reference = _coerce(prediction, reference)
@@ -119,7 +121,7 @@ class Comparer:
         if sign_a or sign_b:
             return Decision(sign_a == sign_b, "infinity")
         value_a, value_b = exact(a), exact(b)
-        places = _approximate_places(value_a, value_b)
+        places = _approximate_places(self.approximate_places, value_a, value_b)
         if value_a is not None and value_b is not None:
             if value_a == value_b or not places:
                 return Decision(value_a == value_b, "rational")
@@ -196,8 +198,22 @@ def compare_texts(prediction: str, reference: str, comparer: Comparer) -> tuple[
     norm_prediction, norm_reference = normalized(prediction), normalized(reference)
     if norm_prediction == norm_reference:
         return Decision(True, "string"), norm_prediction, norm_reference
+    if _decimal_comma(norm_prediction, norm_reference) or _decimal_comma(norm_reference, norm_prediction):
+        return Decision(True, "decimal-comma"), norm_prediction, norm_reference
     decision = comparer.same(read_answer(norm_prediction), read_answer(norm_reference))
     return decision, norm_prediction, norm_reference
+
+
+_COMMA_DECIMAL = re.compile(r"-?(?:0,\d+|\d+,(?:\d\d|\d{4,}))")
+"""A comma that can only be a decimal one: after 0 (0,111), or before 2 or 4+ digits (1,22; 1000,99). One digit
+(-2,1) is a list, three (1,000) thousands."""
+_POINT_DECIMAL = re.compile(r"-?\d+\.\d+")
+
+
+def _decimal_comma(comma: str, point: str) -> bool:
+    """1000,99 against 1000.99: the same digits, one with a decimal comma (see _COMMA_DECIMAL). Only then: otherwise a
+    comma between digits separates a list or thousands, so "-2,1" (MATH's way to write two solutions) is never -2.1."""
+    return bool(_COMMA_DECIMAL.fullmatch(comma) and _POINT_DECIMAL.fullmatch(point)) and comma.replace(",", ".") == point
 
 
 _REGIONS: tuple[Callable[[float], complex], ...] = (
@@ -210,12 +226,11 @@ _REGIONS: tuple[Callable[[float], complex], ...] = (
 )
 
 
-def _approximate_places(*values: Fraction | None) -> int:
-    """The fewest decimal places among the values written as long decimals (see APPROXIMATE_PLACES); 0: none.
-
-    Example: _approximate_places(Fraction(1, 3), Fraction(333333, 10**6)) -> 6
+def _approximate_places(least: int, *values: Fraction | None) -> int:
+    """The fewest decimal places among the values written as decimals of at least `least` places (see
+    APPROXIMATE_PLACES); 0: none. Example: _approximate_places(6, Fraction(1, 3), Fraction(333333, 10**6)) -> 6
     """
-    found = [p for v in values if v is not None and (p := _decimal_places(v.denominator)) >= APPROXIMATE_PLACES]
+    found = [p for v in values if v is not None and (p := _decimal_places(v.denominator)) >= least]
     return min(found, default=0)
 
 
@@ -261,9 +276,13 @@ def _has_relation(node: Answer) -> bool:
 
 def _values(node: Answer) -> Answer:
     """x = 3 -> 3 and x \\in [2, 5) -> [2, 5): the value a relation assigns to what it names. What it names
-    may be any label without numbers: f(x) = 1, |AB| = 1, \\angle APC = 74, (p, q) = (3, 2) all give their value."""
+    may be any label without numbers: f(x) = 1, |AB| = 1, \\angle APC = 74, (p, q) = (3, 2) all give their value;
+    an equation between numbers (a computation, 2 + 3 = 5) gives its right side."""
     if isinstance(node, Relation) and node.op in ("=", "in") and _is_label(node.lhs):
         return node.rhs
+    if (isinstance(node, Relation) and node.op == "=" and isinstance(node.lhs, EXPR_TYPES)
+            and isinstance(node.rhs, EXPR_TYPES) and not free_symbols(node.lhs) and not free_symbols(node.rhs)):
+        return node.rhs  # a worked value: "\\frac{1}{2} \\cdot \\frac{20}{9} = \\frac{10}{9}" states 10/9 (7 = 11a + c states none)
     if isinstance(node, Seq):
         return Seq(tuple(_values(item) for item in node.items), node.kind)
     return node

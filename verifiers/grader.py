@@ -30,6 +30,7 @@ from reason.errors import VerifierError
 from reason.extract import MARKERS, extract_answer
 from reason.types import Frozen, Problem, Verdict
 from reason.verifiers.equivalence import (
+    APPROXIMATE_PLACES,
     Comparer,
     Decision,
     Undecided,
@@ -47,6 +48,9 @@ class GraderConfig(Frozen):
     """Hard limit on the work of one grading that runs in the SymPy worker."""
     rel_tol: float = Field(default=1e-9, gt=0, lt=1)
     """Relative tolerance for floating comparisons; rationals always compare exactly."""
+    approximate_places: int = Field(default=APPROXIMATE_PLACES, ge=1, le=15)
+    """A decimal written with at least this many places is an approximation good to its last place (0.333333 is
+    1/3); shorter decimals are exact. Math-Verify's `float_rounding` plays the same part (its default is 6 too)."""
     confirm_identities: bool = False
     """Confirm identities that agreed at every sample point with SymPy too (slower)."""
     max_inline_chars: int = Field(default=2000, ge=1)
@@ -72,7 +76,8 @@ class Grader:
     def __init__(self, config: GraderConfig | None = None, pool: WorkerPool | None = None) -> None:
         self.config = config or GraderConfig()
         self._pool = pool
-        self._comparer = Comparer(rel_tol=self.config.rel_tol, confirm_identities=self.config.confirm_identities)
+        self._comparer = Comparer(rel_tol=self.config.rel_tol, confirm_identities=self.config.confirm_identities,
+                                  approximate_places=self.config.approximate_places)
         self._cache: OrderedDict[tuple[str, str], Verdict] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -132,7 +137,7 @@ class Grader:
         config = self.config
         try:
             equal, rule, norm_prediction, norm_reference = self.pool.call(
-                _SYMPY_ENTRY, prediction, reference, config.rel_tol, config.confirm_identities,
+                _SYMPY_ENTRY, prediction, reference, config.rel_tol, config.confirm_identities, config.approximate_places,
                 timeout_s=config.time_limit_s,
             )  # fmt: skip
         except WorkerTimeout as exc:

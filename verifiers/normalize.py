@@ -168,7 +168,7 @@ def _bracket_depths(text: str) -> list[int]:
 def _escapes(text: str) -> str:
     """JSON-escaped LaTeX (\\\\frac) reads as LaTeX; a stray trailing backslash goes; so does the opening of a box
     that is never closed ("\\boxed{W(n) = 1")."""
-    text = re.sub(r"\\\\(?=[a-zA-Z])", r"\\", text)
+    text = re.sub(r"(?<!\\)\\\\(?=[a-zA-Z])", r"\\", text)  # a row break before \\end stays one
     text = text[:-1] if text.endswith("\\") and not text.endswith("\\\\") else text
     opened = _OPEN_BOX.match(text)
     return text[opened.end() :] if opened and group_end(text, opened.end() - 1) == -1 else text

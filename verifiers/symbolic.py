@@ -16,7 +16,7 @@ from typing import Any
 
 import sympy
 
-from reason.verifiers.equivalence import Comparer, compare_texts
+from reason.verifiers.equivalence import APPROXIMATE_PLACES, Comparer, compare_texts
 from reason.verifiers.nodes import Const, Expr, Num, Sym
 
 _CONSTANTS: dict[str, Any] = {"pi": sympy.pi, "e": sympy.E, "i": sympy.I, "inf": sympy.oo}
@@ -93,8 +93,10 @@ def _undefined(value: Any) -> bool:
     return bool(value.has(sympy.zoo, sympy.nan))
 
 
-def decide(prediction: str, reference: str, rel_tol: float, confirm_identities: bool) -> tuple[bool, str, str, str]:
+def decide(prediction: str, reference: str, rel_tol: float, confirm_identities: bool,
+           approximate_places: int = APPROXIMATE_PLACES) -> tuple[bool, str, str, str]:
     """Worker entry point: (equal, rule, normalised prediction, normalised reference)."""
-    comparer = Comparer(rel_tol=rel_tol, symbolic=SympyTier(), confirm_identities=confirm_identities)
+    comparer = Comparer(rel_tol=rel_tol, symbolic=SympyTier(), confirm_identities=confirm_identities,
+                        approximate_places=approximate_places)
     decision, norm_prediction, norm_reference = compare_texts(prediction, reference, comparer)
     return decision.equal, decision.rule, norm_prediction, norm_reference

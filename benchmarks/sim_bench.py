@@ -3,7 +3,7 @@ qualities, beside the oracle pass@N curve: the one place where strategies can be
 
 The world: SimConfig(seed=0, signal=1.0) (4 steps of 16 tokens, per-step success ~ Beta(3, 1), four
 Zipf-weighted wrong answers per problem; DeepConf's token confidence is 1 nat higher on sound steps). For each
-N in --ns: self-consistency@N, DeepConf@N (keep half), best-of-N (weighted) and beam search (N beams, width 2)
+N in --ns: self-consistency@N, DeepConf@N offline and online (keep half; online for N > 4 warm-up traces), best-of-N (weighted) and beam search (N beams, width 2)
 and particle filtering (N particles) with the simulated PRM at each AUC; CoT once. The oracle is the closed
 form 1 - (1 - q_i)^N, at N whole solutions' tokens. Prints a markdown table; writes a PNG.
 
@@ -38,7 +38,10 @@ def curves(problems: int, ns: list[int], aucs: list[float]) -> dict[str, list[tu
         "oracle pass@N": [(n * SOLUTION_TOKENS, statistics.mean(world.pass_at(i, n) for i in range(problems))) for n in ns],
         "cot": [run("cot", problems, max_tokens=256)],
         "self-consistency": [run("self-consistency", problems, n=n, max_tokens=256) for n in ns],
-        "deepconf (keep 1/2)": [run("deepconf", problems, n=n, keep=0.5, window=16, max_tokens=256) for n in ns],
+        "deepconf offline (keep 1/2)": [run("deepconf", problems, n=n, keep=0.5, window=16, max_tokens=256) for n in ns],
+        "deepconf online (keep 1/2, 4 warm-up)": [
+            run("deepconf", problems, n=n, keep=0.5, window=16, max_tokens=256, mode="online", warmup=4, chunk_tokens=16)
+            for n in ns if n > 4],
     }
     for auc in aucs:
         prm = SimPRM(auc=auc)

@@ -10,14 +10,15 @@ The world (`SimConfig`, everything deterministic under `seed`):
   "The answer is X.". Each step is sound with probability p_i while every step before it was; after the first
   flawed step every later one is flawed too (errors propagate), and the stated answer is then a wrong one,
   drawn from `distractors` wrong answers with Zipf weights 1/r^`zipf` (so wrong votes collide, as they do);
-- a step's words say whether it is sound ("... holds" / "... slips"): the simulated PRM reads that as the
+- a step's first word says whether it is sound ("holds: ..." / "slips: ..."): the simulated PRM reads that as the
   truth and blurs it with Gaussian noise set by its AUC (`SimPRM(auc=...)`: scores Phi(z), z ~ N(+-d/2, 1),
   d = sqrt(2) Phi^-1(AUC)); the noise of a step is a function of its text, so a step scores the same every time;
 - with `logprobs` asked for, every token comes with five top candidates whose mean log-probability is
   -(2 + `signal`) in a sound step and -2 in a flawed one (plus small noise): DeepConf's token confidence (minus
   that mean: high where the distribution is peaked) is then exactly `signal` higher where the model is right.
-A prompt's state is read back from its text (the steps already written), so stepwise searchers, which send
-prefixes, and whole-solution samplers both work. Sampling is one seeded generator per `SimGenerator`.
+A prompt's state is read back from its text (the steps already written, and a step cut mid-way, which is
+finished first), so stepwise searchers, chunked continuations (DeepConf online) and whole-solution samplers all
+work. Sampling is one seeded generator per `SimGenerator`.
 
 Closed forms the tests use: a sample is right with probability q_i = p_i^steps; `majority_accuracy` is the
 multinomial probability that the right answer wins a vote of n, and `pass_at` the chance that one of n is right.
@@ -162,58 +163,75 @@ class SimGenerator:
             raise ValueError("a simulated prompt names its problem: 'sim problem <i>'")
         problem = self.world.problem(int(found.group(1)))
         prefix = prompt.rsplit("assistant:", 1)[-1]
-        done, flawed = prefix.count(" holds") + prefix.count(" slips"), " slips" in prefix
-        steps: list[tuple[str, bool]] = []
-        for index in range(done, self.config.steps):
+        segments = prefix.split(self.config.delimiter)
+        written = [seg.strip() for seg in segments if seg.strip()]
+        partial = written.pop() if written and not written[-1].endswith(".") else None  # a step cut mid-way
+        flawed = any(seg.startswith(_FLAWED) for seg in written) or bool(partial and partial.startswith(_FLAWED))
+        pieces: list[tuple[str, bool]] = []  # (text, flawed), the delimiters included as pieces of their own
+        if partial is not None:
+            rest = self._step(problem, len(written), flawed).split()[len(partial.split()):]
+            pieces.append((" " + " ".join(rest), flawed))
+        for index in range(len(written) + (partial is not None), self.config.steps):
             flawed = flawed or self._rng.random() >= problem.step_success
-            steps.append((self._step(problem, index, flawed), flawed))
-        text = self.config.delimiter.join(s for s, _ in steps) + EOS
-        return self._cut(text, [f for _, f in steps], prompt, params)
+            if pieces or (written and not prefix.endswith(self.config.delimiter)):  # after a whole step: a delimiter
+                pieces.append((self.config.delimiter, flawed))
+            pieces.append((self._step(problem, index, flawed), flawed))
+        return self._cut(pieces, prompt, params)
 
     def _step(self, problem: SimProblem, index: int, flawed: bool) -> str:
+        """One step; its first word says whether it is sound, so a step cut anywhere still says it."""
         nonce = next(self._nonce)
-        filler = " ".join(f"w{(nonce * 7 + k) % 97}" for k in range(self.config.step_tokens - 4))
-        if index < self.config.steps - 1:
-            return f"Step {index + 1} ({filler}) {'slips' if flawed else 'holds'}."
+        mark = _FLAWED if flawed else _SOUND
+        last = index == self.config.steps - 1
+        filler = " ".join(f"w{(nonce * 7 + k) % 97}" for k in range(self.config.step_tokens - (6 if last else 4)))
+        if not last:
+            return f"{mark}: step {index + 1} ({filler}) done."  # step_tokens words
         answer = self._rng.choices(problem.wrong, problem.wrong_weights)[0] if flawed else problem.answer
-        return f"Finally ({filler}) it {'slips' if flawed else 'holds'}. The answer is {answer}."
+        return f"{mark}: so ({filler}) the answer is {answer}."
 
-    def _cut(self, text: str, flaws: list[bool], prompt: str, params: SamplingParams) -> Completion:
+    def _cut(self, pieces: list[tuple[str, bool]], prompt: str, params: SamplingParams) -> Completion:
+        """The pieces as one completion, cut at the first stop string or at max_tokens words, like a backend."""
+        text = "".join(t for t, _ in pieces)
         stop_reason: str | None = EOS
-        hits = [(text.find(s), s) for s in params.stop if s in text]
+        hits = [(text.find(stop), stop) for stop in params.stop if stop and stop in text]
         if hits:
             at, stop_reason = min(hits)
             text = text[:at]
-        else:
-            text = text.removesuffix(EOS)
-        words = text.split()
+        words = [(m.group(0), m.end()) for m in re.finditer(r"\S+", text)]
         finish = "stop"
         if len(words) > params.max_tokens:
-            words, finish, stop_reason = words[: params.max_tokens], "length", None
-            text = " ".join(words)
-        return Completion(
-            text=text, token_ids=(), prompt_token_ids=(), logprobs=self._logprobs(words, flaws) if params.logprobs
-            is not None else None, finish_reason=finish, stop_reason=stop_reason,
-            prompt_tokens=len(prompt.split()), generated_tokens=len(words),
-        )
+            text, finish, stop_reason = text[: words[params.max_tokens - 1][1]], "length", None
+            words = words[: params.max_tokens]
+        flags = _word_flags(pieces)
+        logprobs = self._logprobs([w for w, _ in words], flags) if params.logprobs is not None else None
+        return Completion(text=text, token_ids=(), prompt_token_ids=(), logprobs=logprobs, finish_reason=finish,
+                          stop_reason=stop_reason, prompt_tokens=len(prompt.split()), generated_tokens=len(words))
 
-    def _logprobs(self, words: list[str], flaws: list[bool]) -> tuple[TokenLogprob, ...]:
+    def _logprobs(self, words: list[str], flags: list[bool]) -> tuple[TokenLogprob, ...]:
         """Each token with five top candidates whose mean log-probability is -(2 + signal) in a sound step and -2 in
         a flawed one: DeepConf's token confidence (minus that mean) is `signal` higher where the model is right."""
-        per_step, out = self.config.step_tokens, []
-        for k, word in enumerate(words):
-            flawed = flaws[min(k // per_step, len(flaws) - 1)] if flaws else False
+        out = []
+        for word, flawed in zip(words, flags):
             level = -2.0 - (0.0 if flawed else self.config.signal)
-            top = tuple(TopLogprob(token=f"{word}~{j}", logprob=level + self._rng.gauss(0, 0.05)) for j in range(5))
-            out.append(TokenLogprob(token=word, logprob=top[0].logprob, top=top))
+            # model_construct, and one candidate object five times: these are built by the hundred thousand
+            candidate = TopLogprob.model_construct(token=word, logprob=level + self._rng.gauss(0, 0.05))
+            out.append(TokenLogprob.model_construct(token=word, logprob=candidate.logprob, top=(candidate,) * 5))
         return tuple(out)
+
+
+_SOUND, _FLAWED = "holds", "slips"
+
+
+def _word_flags(pieces: list[tuple[str, bool]]) -> list[bool]:
+    """Per word of the joined pieces, whether it belongs to a flawed step."""
+    return [flawed for text, flawed in pieces for _ in text.split()]
 
 
 class SimPRM:
     """A process reward model of known quality: `auc` is the chance a sound step outscores a flawed one.
 
     Example:
-        >>> SimPRM(auc=1.0).score(None, [["Step 1 (w) holds.", "Step 2 (w) slips."]])
+        >>> SimPRM(auc=1.0).score(None, [["holds: step 1 (w) done.", "slips: step 2 (w) done."]])
         [[1.0, 0.0]]
     """
 
@@ -232,7 +250,7 @@ class SimPRM:
         return [[self._one(step) for step in steps] for steps in steps_batch]
 
     def _one(self, step: str) -> float:
-        sound = " holds" in step
+        sound = step.lstrip().startswith(_SOUND)
         if math.isinf(self.separation):
             return 1.0 if sound else 0.0
         digest = hashlib.blake2b(f"{self.seed}/{step}".encode(), digest_size=8).digest()

@@ -1,6 +1,6 @@
-"""DeepConf, offline (Fu et al. 2025, "Deep Think with Confidence"): sample n traces with their token
-log-probabilities, measure each trace's confidence, drop the least confident, and vote weighted by
-confidence. No PRM: only the logprobs the backend already returns.
+"""DeepConf (Fu et al. 2025, "Deep Think with Confidence"): sample n traces with their token log-probabilities,
+measure each trace's confidence, drop the least confident, and vote weighted by confidence. No PRM: only the
+logprobs the backend already returns.
 
 Token confidence is minus the mean log-probability of the top-k candidate tokens at a position (high
 when the model was sure). A trace's confidence is one of the paper's measures, by name:
@@ -10,26 +10,33 @@ when the model was sure). A trace's confidence is one of the paper's measures, b
 - "average": the mean token confidence over the whole trace.
 The `keep` share of traces with the highest confidence vote (the paper's eta: 0.1 is DeepConf-low,
 0.9 DeepConf-high); each weighs its confidence (`select="weighted"`), or use another vote rule.
-Leaves out: the online variant (early-stopping traces while they are generated, against a threshold
-from warm-up traces): the batched `Generator` seam returns whole traces.
+
+`mode="offline"` draws all n traces whole, then filters. `mode="online"` (the paper's Algorithm 2) draws
+`warmup` traces whole; the threshold is the lowest confidence among their `keep` share; the other n - warmup
+traces are generated `chunk_tokens` at a time (one batched call per round, each trace continuing its own
+text) and a trace is stopped as soon as any window of it falls below the threshold (the measure is
+"lowest-group"). Stopped traces do not vote; their tokens are spent and counted in the ledger, and the trace
+says how many traces and tokens were stopped. Leaves out: the paper's consensus stop (ending the whole search
+once the vote is settled) and checking at every token (here: at the end of each chunk).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from typing import ClassVar
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from reason.budget import Budget, BudgetedGenerator
 from reason.errors import ConfigError
 from reason.generator import Generator, supports_logprobs
 from reason.searcher import SearcherConfig
-from reason.searchers.confidence import Measure, trace_confidence
+from reason.searchers.confidence import Measure, group_confidences, trace_confidence
 from reason.searchers.sampling import draw_completions, finish, sample_tree, to_sample
 from reason.tasks import task_style
-from reason.types import Problem, SamplingParams, SearchResult
+from reason.types import ChatPrompt, Completion, Problem, SamplingParams, SearchResult, TokenLogprob
 
 
 class DeepConf(SearcherConfig):
@@ -58,6 +65,18 @@ class DeepConf(SearcherConfig):
     max_tokens: int = Field(default=512, ge=1)
     seed: int | None = None
     budget: Budget = Budget()
+    mode: Literal["offline", "online"] = "offline"
+    """offline: n whole traces, then the filter; online: warm-up traces set a threshold, the rest stop early below it."""
+    warmup: int = Field(default=4, ge=1)
+    """Online: traces drawn whole to set the threshold (the paper's N_init)."""
+    chunk_tokens: int = Field(default=64, ge=1)
+    """Online: tokens generated per round before the running traces are checked."""
+
+    @model_validator(mode="after")
+    def _online_reads_windows(self) -> DeepConf:
+        if self.mode == "online" and self.measure != "lowest-group":
+            raise ValueError("online DeepConf stops a trace at its lowest window: measure must be 'lowest-group'")
+        return self
 
     def search(self, problem: Problem, generator: Generator) -> SearchResult:
         if not supports_logprobs(generator):
@@ -65,8 +84,9 @@ class DeepConf(SearcherConfig):
         started = time.perf_counter()
         style = task_style(problem.task)
         metered = BudgetedGenerator(generator, self.budget)
-        params = SamplingParams(temperature=self.temperature, max_tokens=self.max_tokens, seed=self.seed,
-                                logprobs=self.top_logprobs, n=self.n)
+        if self.mode == "online":
+            return self._online(problem, metered, started)
+        params = self._params(self.n)
         completions = draw_completions(metered, style.prompt(problem), params)
         confident = sorted(((trace_confidence(c.logprobs or (), self.measure, self.window), i, c)
                             for i, c in enumerate(completions)), key=lambda t: (-t[0], t[1]))
@@ -76,3 +96,74 @@ class DeepConf(SearcherConfig):
                  "dropped": len(confident) - len(voting), "measure": self.measure}
         tree = sample_tree(samples, metered.root_prompt_tokens)
         return finish(self.strategy, problem, samples, metered.compute(), started, self.select, tree, trace)
+
+    def _params(self, n: int, max_tokens: int | None = None) -> SamplingParams:
+        return SamplingParams(temperature=self.temperature, max_tokens=max_tokens or self.max_tokens, seed=self.seed,
+                              logprobs=self.top_logprobs, n=n)
+
+    def _online(self, problem: Problem, metered: BudgetedGenerator, started: float) -> SearchResult:
+        style = task_style(problem.task)
+        prompt = style.prompt(problem)
+        warm = draw_completions(metered, prompt, self._params(min(self.warmup, self.n)))
+        confidences = [trace_confidence(c.logprobs or (), self.measure, self.window) for c in warm]
+        kept = sorted(confidences, reverse=True)[: max(1, math.ceil(self.keep * len(confidences)))]
+        threshold = kept[-1] if kept else 0.0
+        traces = self._grow(metered, prompt, self.n - len(warm), threshold) if warm else []
+        stopped = [t for t in traces if t.stopped]
+        finished = [(conf, c) for conf, c in zip(confidences, warm)]
+        finished += [(trace_confidence(t.logprobs, self.measure, self.window), t.completion()) for t in traces
+                     if not t.stopped]
+        voting = sorted(((conf, c) for conf, c in finished if conf >= threshold), key=lambda x: -x[0])
+        samples = [to_sample(c, style).model_copy(update={"score": conf}) for conf, c in voting]
+        trace = {"mode": "online", "threshold": round(threshold, 4), "warmup": len(warm), "voting": len(voting),
+                 "early_stopped": len(stopped), "early_stopped_tokens": sum(t.tokens for t in stopped),
+                 "dropped_finished": len(finished) - len(voting), "measure": self.measure}
+        tree = sample_tree(samples, metered.root_prompt_tokens)
+        return finish(self.strategy, problem, samples, metered.compute(), started, self.select, tree, trace)
+
+    def _grow(self, metered: BudgetedGenerator, prompt: ChatPrompt, count: int, threshold: float) -> list[_Trace]:
+        """`count` traces generated a chunk at a time; a trace stops when a window falls below `threshold`."""
+        traces = [_Trace() for _ in range(count)]
+        live = list(traces)
+        while live:
+            chunk = min(self.chunk_tokens, self.max_tokens - live[0].tokens)
+            live = live[: metered.affordable(len(live), chunk)]  # what the budget cannot pay for ends here
+            if not live:
+                break
+            if live[0].tokens == 0:  # the first round: one prompt, n samples
+                [outputs] = metered.generate([prompt], self._params(len(live), chunk))
+            else:
+                prompts = [prompt.extended(t.text, t.ids or None) for t in live]
+                outputs = [row[0] for row in metered.generate(prompts, self._params(1, chunk))]
+            for trace, completion in zip(live, outputs):
+                trace.extend(completion)
+                groups = group_confidences(trace.logprobs, self.window) if len(trace.logprobs) >= self.window else []
+                trace.stopped = bool(groups) and min(groups) < threshold and not trace.ended(self.max_tokens)
+            live = [t for t in live if not t.stopped and not t.ended(self.max_tokens)]
+        return traces
+
+
+@dataclass
+class _Trace:
+    """One online trace, grown a chunk at a time."""
+
+    text: str = ""
+    ids: tuple[int, ...] = ()
+    logprobs: list[TokenLogprob] = field(default_factory=list)
+    tokens: int = 0
+    finish_reason: str = "length"
+    stopped: bool = False
+
+    def extend(self, completion: Completion) -> None:
+        self.text += completion.text
+        self.ids = completion.prompt_token_ids + completion.token_ids if completion.prompt_token_ids else ()
+        self.logprobs.extend(completion.logprobs or ())
+        self.tokens += completion.generated_tokens
+        self.finish_reason = completion.finish_reason
+
+    def ended(self, max_tokens: int) -> bool:
+        return self.finish_reason != "length" or self.tokens >= max_tokens
+
+    def completion(self) -> Completion:
+        return Completion(text=self.text, logprobs=tuple(self.logprobs), finish_reason=self.finish_reason,
+                          generated_tokens=self.tokens)

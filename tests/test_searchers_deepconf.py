@@ -103,3 +103,47 @@ def test_without_logprobs_a_confidence_vote_is_a_majority_vote():
     samples = [Sample(text="", answer=a) for a in ("4", "5", "5")]
     same = lambda a, b: a == b  # noqa: E731
     assert [c.answer for c in VOTES["confidence"](samples, same)] == [c.answer for c in majority(samples, same)]
+
+
+class Counting:
+    """A generator wrapper that adds up every token the backend generated and every call."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.tokens, self.calls = inner, 0, []
+        self.name, self.supports_logprobs = inner.name, True
+
+    def generate(self, prompts, params):
+        out = self.inner.generate(prompts, params)
+        self.tokens += sum(c.generated_tokens for row in out for c in row)
+        self.calls.append((len(prompts), params.n, params.max_tokens))
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+def test_online_mode_stops_unsure_traces_chunk_by_chunk_and_counts_their_tokens():
+    from reason.sim import SimConfig, SimGenerator, SimWorld
+
+    config = SimConfig(seed=4, signal=1.0)
+    generator = Counting(SimGenerator(config))
+    searcher = DeepConf(n=8, keep=0.5, window=16, max_tokens=256, mode="online", warmup=4, chunk_tokens=16)
+    stopped = 0
+    for problem in SimWorld(config).problems(20):
+        before = generator.tokens
+        result = searcher.search(problem, generator)
+        assert result.compute.generated_tokens == generator.tokens - before  # stopped traces' tokens are in the ledger
+        trace = result.trace
+        assert trace["warmup"] == 4 and trace["voting"] == len(result.samples) >= 1
+        assert all(s.score is not None and s.score >= trace["threshold"] - 1e-4 for s in result.samples)  # (rounded)
+        stopped += trace["early_stopped"]
+        assert trace["early_stopped_tokens"] <= 4 * 64
+    assert stopped > 0
+    first_rounds = [call for call in generator.calls if call[1] == 4 and call[2] == 16]  # the 4 later traces' first chunk
+    assert first_rounds and all(call[0] == 1 for call in first_rounds)  # one prompt, n samples
+    assert any(call[1] == 1 and call[0] > 1 for call in generator.calls)  # then each trace continues its own text
+
+
+def test_online_mode_reads_the_lowest_window():
+    with pytest.raises(ValueError, match="lowest-group"):
+        DeepConf(mode="online", measure="tail")

@@ -110,6 +110,24 @@ def test_deepconf_gains_exactly_when_confidence_carries_signal(signal):
         assert abs(filtered - voted) <= margin, (voted, filtered)
 
 
+def test_deepconf_online_saves_tokens_at_no_loss_when_confidence_carries_signal_and_gains_nothing_without():
+    """Fu et al. 2025: stopping unsure traces early saves tokens at equal accuracy. Without signal in the confidence
+    it still stops traces (at random: the threshold is a warm-up quantile), so it saves tokens by dropping votes and
+    is no better than majority voting."""
+    count = 600
+    params = {"n": 8, "keep": 0.5, "window": 16, "max_tokens": 256}
+    informative = SimConfig(seed=1, signal=1.0)
+    offline = run("deepconf", count, informative, **params)
+    online = run("deepconf", count, informative, mode="online", warmup=4, chunk_tokens=16, **params)
+    assert tokens(online) <= 0.95 * tokens(offline), (tokens(online), tokens(offline))
+    assert accuracy(online) >= accuracy(offline) - Z * math.sqrt(2) * worst_se(count)
+    assert sum(r.trace["early_stopped"] for r in online) > count  # more than one trace per problem on average
+    blind = SimConfig(seed=1, signal=0.0)
+    voted = accuracy(run("self-consistency", count, blind, n=8, max_tokens=256))
+    guessed = accuracy(run("deepconf", count, blind, mode="online", warmup=4, chunk_tokens=16, **params))
+    assert guessed <= voted + Z * math.sqrt(2) * worst_se(count), (voted, guessed)
+
+
 def test_adaptive_self_consistency_stops_exactly_when_the_margin_is_decisive():
     n, batch, confidence = 12, 2, 0.95
     for result in run("adaptive-sc", 300, n=n, batch=batch, confidence=confidence, max_tokens=256):
@@ -128,8 +146,8 @@ def _decisive(answers: list[str | None], n: int, confidence: float) -> bool:
 @pytest.mark.parametrize("auc", [0.6, 0.8, 0.95])
 def test_the_simulated_prm_has_the_auc_it_was_given(auc):
     prm = SimPRM(auc=auc, seed=3)
-    sound = [s for [s] in prm.score(None, [[f"Step 1 ({k}) holds."] for k in range(600)])]
-    flawed = [s for [s] in prm.score(None, [[f"Step 1 ({k}) slips."] for k in range(600)])]
+    sound = [s for [s] in prm.score(None, [[f"holds: step 1 ({k}) done."] for k in range(600)])]
+    flawed = [s for [s] in prm.score(None, [[f"slips: step 1 ({k}) done."] for k in range(600)])]
     measured = sum((a > b) + 0.5 * (a == b) for a in sound for b in flawed) / (len(sound) * len(flawed))
     assert abs(measured - auc) <= 0.03
-    assert prm.score(None, [["Step 1 (7) holds."]]) == prm.score(None, [["Step 1 (7) holds."]])  # a step scores the same
+    assert prm.score(None, [["holds: step 1 (7)."]]) == prm.score(None, [["holds: step 1 (7)."]])  # a step scores the same

@@ -34,7 +34,7 @@ from reason.generator import (
     supports_prefix_cache,
     supports_request_seed,
 )
-from reason.types import EOS, ChatMessage, ChatPrompt, SamplingParams
+from reason.types import EOS, ChatMessage, ChatPrompt, Problem, SamplingParams
 
 QUESTION = ChatPrompt(messages=(ChatMessage(role="user", content="What is 2+3?"),))
 
@@ -509,6 +509,18 @@ def test_live_engine_self_consistency(server):
     assert result.compute.generated_tokens == sum(s.generated_tokens for s in result.samples) > 0
     assert result.compute.prompt_tokens > 0
     assert all(0 < s.generated_tokens <= 24 for s in result.samples)
+
+
+@pytest.mark.model
+def test_live_deepconf_online_continues_each_trace_through_the_server(live):
+    from reason.searchers.deepconf import DeepConf
+
+    searcher = DeepConf(n=5, keep=0.5, window=8, max_tokens=24, mode="online", warmup=2, chunk_tokens=8, seed=0)
+    result = searcher.search(Problem(question="What is 3 + 4?"), live)
+    trace = result.trace
+    assert trace["warmup"] == 2 and trace["voting"] == len(result.samples) >= 1
+    assert result.compute.model_calls >= 2 and result.compute.generated_tokens > 0
+    assert trace["early_stopped_tokens"] <= result.compute.generated_tokens
 
 
 def test_a_server_that_refuses_n_gets_n_requests_of_one(make_gen, scripted):

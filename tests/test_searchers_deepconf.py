@@ -147,3 +147,13 @@ def test_online_mode_stops_unsure_traces_chunk_by_chunk_and_counts_their_tokens(
 def test_online_mode_reads_the_lowest_window():
     with pytest.raises(ValueError, match="lowest-group"):
         DeepConf(mode="online", measure="tail")
+
+
+@pytest.mark.model
+def test_online_mode_on_the_bundled_model(vllm_generator):
+    searcher = DeepConf(n=6, keep=0.5, window=8, max_tokens=32, mode="online", warmup=2, chunk_tokens=8, seed=0)
+    result = searcher.search(Q, vllm_generator)
+    trace = result.trace
+    assert trace["warmup"] == 2 and trace["voting"] == len(result.samples) >= 1
+    assert result.compute.model_calls >= 2  # the warm-up call, then rounds of chunks
+    assert trace["early_stopped_tokens"] <= result.compute.generated_tokens

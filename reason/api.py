@@ -47,6 +47,8 @@ class Engine:
     Args:
         backend: a registered generator name ("vllm", "http", ...).
         generator: an already-built generator (then backend and options are ignored).
+        thinking: a thinking budget for every call (`reason.thinking.ThinkingBudget`'s options:
+            max_thinking_tokens, min_thinking_tokens, open_tag, close_tag, wait), for reasoning models.
         **options: the backend's own options (e.g. model=..., base_url=...).
 
     Example:
@@ -56,8 +58,13 @@ class Engine:
         '5'
     """
 
-    def __init__(self, backend: str = "vllm", generator: Generator | None = None, **options: Any) -> None:
+    def __init__(self, backend: str = "vllm", generator: Generator | None = None,
+                 thinking: dict[str, Any] | None = None, **options: Any) -> None:
         self.generator = generator if generator is not None else make_generator(backend, **options)
+        if thinking:  # every call gets these budgets unless its params set their own (reason.thinking)
+            from reason.thinking import ThinkingBudget
+
+            self.generator = ThinkingBudget(self.generator, **thinking)
         self._shared: MicroBatchingGenerator | None = None
         self._shared_lock = threading.Lock()
         self.batch_window_s = 0.01

@@ -33,7 +33,7 @@ from reason.cli_support import (
 from reason.errors import ConfigError, ReasonError
 from reason.params import parse_pairs
 from reason.registry import registry
-from reason.types import SearchResult
+from reason.types import SamplingParams, SearchResult
 
 app = typer.Typer(no_args_is_help=True, help="Turn extra inference compute into better answers.")
 console = Console()
@@ -41,6 +41,25 @@ console = Console()
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:
     return parse_pairs(pairs, "parameter")
+
+
+def agreement(result: SearchResult) -> str:
+    """How settled the answer is: the winner's share of the votes, its score against the next, or that no two
+    samples agreed (then the pick is the vote rule's tie-break, not a consensus)."""
+    candidates, answered = result.candidates, sum(s.answer is not None for s in result.samples)
+    if not candidates:
+        return "no answer"
+    winner = candidates[0]
+    if answered <= 1:
+        return "one sample"
+    tied = [c for c in candidates[1:] if c.votes == winner.votes]
+    if winner.score is not None and len(candidates) > 1 and (tied or winner.votes < candidates[1].votes):
+        runner = candidates[1].score
+        return f"picked by score {winner.score:.3f}" + ("" if runner is None else f" over {runner:.3f}")
+    if winner.votes == 1 and len(candidates) == answered:
+        return f"no agreement: {answered} samples, {answered} different answers"
+    share = f"{winner.votes} of {answered} samples agree ({winner.votes / answered:.0%})"
+    return share + (f", tied with {len(tied)} other answer(s)" if tied else "")
 
 
 def show_result(result: SearchResult, show_reasoning: bool = True) -> None:
@@ -63,7 +82,7 @@ def show_result(result: SearchResult, show_reasoning: bool = True) -> None:
     if unanswered:
         console.print(f"[dim]{unanswered} of {len(result.samples)} samples gave no answer[/]")
     answer = result.answer if result.answer is not None else "[dim](none)[/]"
-    console.print(f"[bold]answer:[/] {answer}")
+    console.print(f"[bold]answer:[/] {answer}  [dim]({agreement(result)})[/]")
     spent = result.compute
     tokens_per_s = spent.generated_tokens / spent.wall_time_s if spent.wall_time_s else 0.0
     console.print(
@@ -99,6 +118,7 @@ def _show_plain(result: SearchResult, show_reasoning: bool) -> None:
     if unanswered:
         typer.echo(f"{unanswered} of {len(result.samples)} samples gave no answer")
     typer.echo(f"answer: {'' if result.answer is None else result.answer}")
+    typer.echo(f"agreement: {agreement(result)}")
     spent = result.compute
     typer.echo(f"compute: {spent.prompt_tokens} prompt + {spent.generated_tokens} generated tokens, "
                f"{spent.model_calls} model calls, {spent.wall_time_s:.1f} s")
@@ -130,6 +150,8 @@ def solve(
     backend_opt: Annotated[list[str], typer.Option("--backend-opt", help=BACKEND_HELP["backend_opt"])] = [],  # noqa: B006
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole result (answer, candidates, compute, trace) as JSON.")] = False,
     html: Annotated[Path | None, typer.Option("--html", help="Also write the trace explorer page of this solve (one offline HTML file).")] = None,
+    max_thinking_tokens: Annotated[int | None, typer.Option(min=1, help="Reasoning models: cap the <think> span at this many tokens, then ask for the answer.")] = None,
+    min_thinking_tokens: Annotated[int | None, typer.Option(min=1, help="Reasoning models: a span closed sooner is told 'Wait' and thinks on (s1).")] = None,
 ) -> None:
     """Solve one question and show the reasoning, the candidates with votes, the answer and the compute spent."""
     try:
@@ -143,7 +165,11 @@ def solve(
             if text is None:
                 raise ConfigError("--html writes the page of one question; give the question (the interactive solver has none)")
             check_out_file(html, "--html")
-        engine = _checked_engine(strategy, params, task, backend, options, show_status=not as_json)
+        thinking = {k: v for k, v in (("max_thinking_tokens", max_thinking_tokens),
+                                      ("min_thinking_tokens", min_thinking_tokens)) if v is not None}
+        SamplingParams(max_thinking_tokens=max_thinking_tokens, min_thinking_tokens=min_thinking_tokens)  # min over max:
+        # a usage error, found before the model loads
+        engine = _checked_engine(strategy, params, task, backend, options, show_status=not as_json, thinking=thinking)
         with engine:
             if text is None:
                 InteractiveSolver(engine, strategy, params, task).run()
@@ -357,7 +383,7 @@ def serve(
 
 
 def _checked_engine(strategy: str, params: dict[str, Any], task: str, backend: str, options: dict[str, Any],
-                    show_status: bool = True) -> Any:
+                    show_status: bool = True, thinking: dict[str, Any] | None = None) -> Any:
     """Check what the command line decides (before paying for a model load), then load the model with what
     libraries print held back."""
     from reason.api import Engine
@@ -365,7 +391,7 @@ def _checked_engine(strategy: str, params: dict[str, Any], task: str, backend: s
     check_choices((strategy,), params, task, backend, options)
     with console.status("loading model...") if show_status else contextlib.nullcontext(), \
             third_party_output_captured(_verbose()):
-        return Engine(backend, **options)
+        return Engine(backend, thinking=thinking, **options)
 
 
 def _print_rows(header: list[str], rows: list[list[str]]) -> None:

@@ -80,6 +80,7 @@ class MeteredGenerator:
         self.generated_tokens = 0
         self.calls = 0
         self.seconds = 0.0
+        self.thinking_tokens = 0
         self.root_prompt_tokens = 0
         """Tokens of the first prompt of the first call: the search's root prompt, recorded once
         (later calls of a refine or lean-prover search send longer prompts)."""
@@ -89,7 +90,7 @@ class MeteredGenerator:
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
         started = time.perf_counter()
-        outputs = self.inner.generate(prompts, params)
+        outputs = _with_thinking_budget(self.inner, params).generate(prompts, params)
         self.seconds += time.perf_counter() - started
         self.calls += 1
         if self.calls == 1 and outputs and outputs[0]:
@@ -98,6 +99,7 @@ class MeteredGenerator:
             if per_prompt:  # the prompt is processed once however many samples it gets
                 self.prompt_tokens += per_prompt[0].prompt_tokens
             self.generated_tokens += sum(c.generated_tokens for c in per_prompt)
+            self.thinking_tokens += sum(c.thinking_tokens for c in per_prompt)
         return outputs
 
     def close(self) -> None:
@@ -111,5 +113,21 @@ class MeteredGenerator:
                 prm_calls=self.calls,
             )
         return Compute(
-            prompt_tokens=self.prompt_tokens, generated_tokens=self.generated_tokens, model_calls=self.calls
+            prompt_tokens=self.prompt_tokens, generated_tokens=self.generated_tokens, model_calls=self.calls,
+            thinking_tokens=self.thinking_tokens,
         )
+
+
+def _with_thinking_budget(generator: Generator, params: SamplingParams) -> Generator:
+    """The generator that honours the call's thinking budget: itself when it already does (or none is asked),
+    else wrapped in `reason.thinking.ThinkingBudget` with the default tags."""
+    if params.max_thinking_tokens is None and params.min_thinking_tokens is None:
+        return generator
+    from reason.thinking import ThinkingBudget  # the wrapper imports this module
+
+    layer: object = generator
+    while layer is not None:
+        if isinstance(layer, ThinkingBudget):
+            return generator
+        layer = getattr(layer, "__dict__", {}).get("inner")
+    return ThinkingBudget(generator)

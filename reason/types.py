@@ -71,6 +71,18 @@ class SamplingParams(Frozen):
     """Per-request seed. Backends that cannot honour it say so (see `Generator.supports_request_seed`)."""
     logprobs: int | None = Field(default=None, ge=0, le=20)
     """Return per-token log-probabilities with this many alternatives (0: only the sampled token)."""
+    max_thinking_tokens: int | None = Field(default=None, ge=1)
+    """Cap on a reasoning model's thinking span; the span is then closed and the answer asked for
+    (`reason.thinking`: every searcher's calls go through it when this or the next is set)."""
+    min_thinking_tokens: int | None = Field(default=None, ge=1)
+    """Floor on the thinking span: a model that closes it sooner is told "Wait" and thinks on (s1)."""
+
+    @model_validator(mode="after")
+    def _thinking_floor_under_cap(self) -> SamplingParams:
+        if self.max_thinking_tokens and self.min_thinking_tokens and self.min_thinking_tokens > self.max_thinking_tokens:
+            raise ConfigError(f"min_thinking_tokens={self.min_thinking_tokens} is over "
+                              f"max_thinking_tokens={self.max_thinking_tokens}")
+        return self
 
     @model_validator(mode="after")
     def _greedy_single(self) -> SamplingParams:
@@ -117,6 +129,10 @@ class Completion(Frozen):
     generated_tokens: int = 0
     cached_prompt_tokens: int = 0
     """Prompt tokens served from the backend's prefix cache (0 when unknown)."""
+    thinking: str = ""
+    """A reasoning model's thinking span, kept apart from `text` (the answer) under a thinking budget."""
+    thinking_tokens: int = 0
+    """Of `generated_tokens`, those spent in the thinking span."""
 
 
 class ChatMessage(Frozen):
@@ -175,6 +191,8 @@ class Compute(Frozen):
     prm_generated_tokens: int = 0
     prm_calls: int = 0
     wall_time_s: float = 0.0
+    thinking_tokens: int = 0
+    """Of the policy's generated tokens, those spent in thinking spans (under a thinking budget)."""
 
     def __add__(self, other: Compute) -> Compute:
         fields = type(self).model_fields
@@ -193,6 +211,8 @@ class Sample(Frozen):
     finish_reason: str = "stop"
     generated_tokens: int = 0
     score: float | None = None
+    thinking: str | None = None
+    """The thinking span behind this sample, when a thinking budget kept it apart from `text`."""
     confidence: float | None = None
     """The model's own confidence in this sample (DeepConf's lowest window mean of token confidences), when the
     backend returned token logprobs; read by the "confidence" vote rule."""

@@ -60,6 +60,7 @@ def to_sample(completion: Completion, style: TaskStyle) -> Sample:
         finish_reason=completion.finish_reason,
         generated_tokens=completion.generated_tokens,
         confidence=confidence,
+        thinking=completion.thinking or None,
     )
 
 

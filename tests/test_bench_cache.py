@@ -32,6 +32,7 @@ def test_second_pass_is_served_from_the_cache_with_the_same_completions(tmp_path
     assert texts(out2) == texts(out1) and out2 == out1
     assert (again.hits, again.generated) == (4, 0)
     assert len(backend.calls) == 1
+    assert first.generated_tokens == 8 and again.generated_tokens == 0  # "sample N": two tokens, none from the cache
 
 
 def test_only_missing_prompts_reach_the_backend(tmp_path):
@@ -125,3 +126,22 @@ def test_without_a_cache_everything_is_generated_and_counted():
     gen.generate(["a", "b"], PARAMS)
     gen.generate(["a"], PARAMS)
     assert (gen.hits, gen.generated) == (0, 6)
+
+
+def test_a_run_served_from_the_cache_reports_throughput_only_for_what_was_generated(tmp_path):
+    """The ledger keeps every token a search used; throughput counts only tokens the backend produced."""
+    from test_bench_support import arithmetic_generator, write_arithmetic
+
+    from reason.bench.records import read_records
+    from reason.bench.runner import RunConfig, run_benchmark
+
+    data = write_arithmetic(tmp_path / "arith.jsonl", 6)
+    config = RunConfig(dataset=str(data), question_field="q", answer_field="a", id_field="id", backend="fake",
+                       strategy="self-consistency", params={"n": 3, "max_tokens": 32}, cache=str(tmp_path / "shared.sqlite"))
+    first = run_benchmark(config, tmp_path / "first", arithmetic_generator()).summary
+    cached = run_benchmark(config, tmp_path / "second", arithmetic_generator()).summary
+    generated = sum(r.compute.generated_tokens for r in read_records(tmp_path / "first"))
+    assert first.timed_generated_tokens == generated > 0 and first.generated_tokens_per_s > 0
+    assert cached.cache.hits == 18 and cached.cache.generated == 0
+    assert cached.mean_generated_tokens == first.mean_generated_tokens  # the searches used the same tokens
+    assert cached.timed_generated_tokens == 0 and cached.generated_tokens_per_s == 0  # and none were generated

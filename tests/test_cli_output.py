@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from reason.cli import app
@@ -17,7 +18,31 @@ def test_solve_piped_is_plain_lines():
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     assert "candidate\t7\t2\t" in lines and "answer: 7" in lines
+    assert "agreement: 2 of 2 samples agree (100%)" in lines
     assert not any(ch in result.stdout for ch in "━┃│╇\x1b")  # no box drawing, no colour codes
+
+
+@pytest.mark.parametrize(("script", "said"), [
+    (["The answer is 6.", "The answer is 8.", "The answer is 9."], "no agreement: 3 samples, 3 different answers"),
+    (["The answer is 6.", "The answer is 8.", "The answer is 6."], "2 of 3 samples agree (67%)"),
+    (["The answer is 6.", "The answer is 8.", "nothing"], "no agreement: 2 samples, 2 different answers"),
+])
+def test_solve_says_how_settled_the_answer_is(script, said):
+    result = runner.invoke(app, ["solve", "Q?", "--backend", "fake", "--backend-opt", f"script={json.dumps(script)}",
+                                 "-s", "self-consistency", "--n", "3"])
+    assert result.exit_code == 0, result.stderr
+    assert f"agreement: {said}" in result.stdout.splitlines()
+
+
+def test_a_pick_by_score_says_so():
+    from reason.cli import agreement
+    from reason.types import Candidate, Compute, Problem, Sample, SearchResult
+
+    samples = (Sample(text="a", answer="6", score=0.9), Sample(text="b", answer="8", score=0.4))
+    result = SearchResult(strategy="best-of-n", problem=Problem(question="Q"), answer="6", reasoning="a",
+                          candidates=(Candidate(answer="6", votes=1, score=0.9), Candidate(answer="8", votes=1, score=0.4)),
+                          samples=samples, compute=Compute())
+    assert agreement(result) == "picked by score 0.900 over 0.400"
 
 
 def test_bench_json_summary(tmp_path):

@@ -60,9 +60,16 @@ def prompt_form(prompt: Prompt) -> str:
     return prompt
 
 
+def key_params(params: SamplingParams) -> str:
+    """The sampling parameters as the cache key holds them: thinking budgets only when set, so the keys of runs
+    made before the budgets existed still match."""
+    unset = {name for name in ("max_thinking_tokens", "min_thinking_tokens") if getattr(params, name) is None}
+    return params.model_dump_json(exclude=unset)
+
+
 def cache_key(model: str, prompt: str, params: SamplingParams, occurrence: int) -> tuple[str, str]:
     """(sha256 key, params JSON) for one request."""
-    params_json = params.model_dump_json()
+    params_json = key_params(params)
     blob = json.dumps([model, prompt, params_json, occurrence], ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest(), params_json
 
@@ -122,8 +129,9 @@ class CachingGenerator:
     """A generator that answers from the cache what it can and generates the rest.
 
     Make one per problem (occurrence counts are per problem); `hits` and `generated`
-    count completions served from the cache and produced by the backend. With
-    `cache=None` every request goes to the backend and is only counted.
+    count completions served from the cache and produced by the backend, `generated_tokens`
+    the tokens the backend produced (what throughput is measured on). With `cache=None` every
+    request goes to the backend and is only counted.
     """
 
     def __init__(self, inner: Generator, cache: CacheStore | None) -> None:
@@ -132,6 +140,7 @@ class CachingGenerator:
         self.name = inner.name
         self.hits = 0
         self.generated = 0
+        self.generated_tokens = 0
         self._seen: dict[tuple[str, str], int] = {}
 
     def __getattr__(self, item: str):  # capability flags pass through
@@ -140,7 +149,7 @@ class CachingGenerator:
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
         if self.cache is None:
             outputs = self.inner.generate(prompts, params)
-            self.generated += sum(len(o) for o in outputs)
+            self._count(outputs)
             return outputs
         keys = [self._key(p, params) for p in prompts]
         results: list[list[Completion] | None] = [self.cache.get(k[0]) for k in keys]
@@ -152,12 +161,20 @@ class CachingGenerator:
                 key, form, params_json, occurrence = keys[i]
                 self.cache.put(key, self.name, form, params_json, occurrence, completions)
                 results[i] = completions
-                self.generated += len(completions)
+            self._count(fresh)
         return [r for r in results if r is not None]
+
+    def _count(self, produced: Sequence[Sequence[Completion]]) -> None:
+        self.generated += sum(len(row) for row in produced)
+        self.generated_tokens += sum(c.generated_tokens for row in produced for c in row)
+
+    def counts(self) -> tuple[int, int, int]:
+        """(completions from the cache, completions generated, tokens generated)."""
+        return self.hits, self.generated, self.generated_tokens
 
     def _key(self, prompt: Prompt, params: SamplingParams) -> tuple[str, str, str, int]:
         form = prompt_form(prompt)
-        params_json = params.model_dump_json()
+        params_json = key_params(params)
         occurrence = self._seen.get((form, params_json), 0)
         self._seen[(form, params_json)] = occurrence + 1
         key, _ = cache_key(self.name, form, params, occurrence)

@@ -102,8 +102,10 @@ class Summary(Frozen):
     """Wall-clock time of the sessions that solved problems (resumes add up)."""
     timed_problems: int
     timed_generated_tokens: int
+    """Tokens the backend generated in those sessions (completions served from the cache count none)."""
     problems_per_min: float | None
     generated_tokens_per_s: float | None
+    """Backend throughput: timed_generated_tokens / elapsed_s; a fully cached run generates (and shows) none."""
     failures: int = 0
     """Problem attempts lost to a dead worker or replica and retried (Ray runs; resumes add up)."""
 

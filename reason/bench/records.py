@@ -57,9 +57,19 @@ class CacheCounts(Frozen):
     """Completions served from the generation cache."""
     generated: int = 0
     """Completions the backend produced for this problem."""
+    generated_tokens: int = 0
+    """Tokens the backend produced for this problem: the compute ledger's generated tokens less those of
+    completions served from the cache. Throughput (generated tokens/s) is measured on these."""
+
+    @classmethod
+    def counted(cls, counting: Any) -> CacheCounts:
+        """What a `CachingGenerator` counted for one problem."""
+        hits, generated, tokens = counting.counts()
+        return cls(hits=hits, generated=generated, generated_tokens=tokens)
 
     def __add__(self, other: CacheCounts) -> CacheCounts:
-        return CacheCounts(hits=self.hits + other.hits, generated=self.generated + other.generated)
+        return CacheCounts(hits=self.hits + other.hits, generated=self.generated + other.generated,
+                           generated_tokens=self.generated_tokens + other.generated_tokens)
 
 
 class ProblemRecord(Frozen):

@@ -239,7 +239,7 @@ def _solve(problem: Problem, searcher: Searcher, backend: Generator, cache: Gene
     counting = CachingGenerator(backend, cache)
     watched = counting if live is None else WatchedGenerator(counting, problem.task, lambda step: live(problem, step))
     result = searcher.search(problem, watched)
-    return result, CacheCounts(hits=counting.hits, generated=counting.generated), time.perf_counter() - started
+    return result, CacheCounts.counted(counting), time.perf_counter() - started
 
 
 def _backend(config: RunConfig, stored: dict | None, problems: list[Problem], log: RecordLog) -> Generator:
@@ -303,7 +303,7 @@ def _write_summary(run_dir: Path, records: list[ProblemRecord], new: list[Proble
     previous = _previous_timing(run_dir)
     timed = previous[0] + len(new)
     seconds = previous[1] + (elapsed if new else 0.0)
-    tokens = previous[2] + sum(r.compute.generated_tokens for r in new)
+    tokens = previous[2] + sum(r.cache.generated_tokens for r in new)  # what the backend generated: no cache hits
     summary = summarize(records, timed, seconds, tokens)
     summary = summary.model_copy(update={"failures": previous[3] + failures})
     _atomic_write(run_dir / SUMMARY_FILE, summary.model_dump_json(indent=2))

@@ -149,7 +149,7 @@ def solve_problem(problem: Problem, searcher: Searcher, replica: Any, info: Repl
         raise portable(exc) from None
     if client.lost is not None:
         raise ReplicaLostError(f"replica died during problem {problem.id!r}: {client.lost}")
-    return result, CacheCounts(hits=counting.hits, generated=counting.generated), time.perf_counter() - started
+    return result, CacheCounts.counted(counting), time.perf_counter() - started
 
 
 def portable(exc: Exception) -> Exception:

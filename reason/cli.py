@@ -436,10 +436,12 @@ def _history() -> Any:
 def _mount_subcommands() -> None:
     """Sub-apps live beside the code they drive; mounting them imports nothing heavy."""
     from reason.bench_cli import bench_app
+    from reason.prm_cli import prm_app
     from reason.verifiers.lean_cli import lean_app
 
     app.add_typer(bench_app, name="bench", help="Benchmark runs: resumable, cached, with a compute ledger.")
     app.add_typer(lean_app, name="lean", help="The Lean 4 checker: install it, check a file, show its status.")
+    app.add_typer(prm_app, name="prm", help="Training data for a verifier, from the policy's own benchmark runs.")
 
 
 _mount_subcommands()

@@ -19,7 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 FOLDERS = {"reason": "reason", "searchers": "reason.searchers", "verifiers": "reason.verifiers", "prm": "reason.prm"}
 PLUGINS = ("reason.searchers", "reason.verifiers", "reason.prm")
 APPLICATION = ("reason.api", "reason.cli", "reason.cli_support", "reason.cli_components", "reason.bench_cli", "reason.bench",
-               "reason.distributed", "reason.serve", "reason.show")
+               "reason.distributed", "reason.serve", "reason.show",
+               "reason.prm_data", "reason.prm_cli")
 FACADE = "reason"
 """The package itself re-exports the public surface (api included), so it sits with the application."""
 BARE = ("searchers", "verifiers", "prm")

@@ -1,0 +1,59 @@
+"""`reason prm`: data for a trained verifier, from the policy's own benchmark runs.
+
+    reason prm data runs/sc8-train --out data/train.jsonl                    # outcome labels
+    reason prm data runs/sc8-train --out data/train.jsonl --rollouts 4      # and Math-Shepherd step labels
+
+Leaves out: `reason prm train` (not written yet; see the trained-verifier issue).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reason.bench.runner import read_run_file
+from reason.cli_support import BACKEND_HELP, backend_options, check_out_file, err_console, fail
+from reason.errors import ReasonError
+
+prm_app = typer.Typer(no_args_is_help=True, help="Training data for a verifier, from the policy's own runs.")
+
+
+@prm_app.command("data")
+def data(
+    runs: Annotated[list[Path], typer.Argument(help="Benchmark run folders (reason bench run --out ...).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The JSONL file rows are appended to (the same command resumes).")],
+    rollouts: Annotated[int, typer.Option(min=0, help="Completions per step prefix for step labels (0: outcome labels only).")] = 0,
+    max_tokens: Annotated[int, typer.Option(min=1, help="Most tokens per rollout.")] = 256,
+    temperature: Annotated[float, typer.Option(min=0.01, help="Rollout sampling temperature.")] = 0.7,
+    token_budget: Annotated[int | None, typer.Option(min=1, help="Most rollout tokens to generate; later samples keep outcome labels only.")] = None,
+    backend: Annotated[str, typer.Option("--backend", "-b", help=BACKEND_HELP["backend"])] = "vllm",
+    model: Annotated[str | None, typer.Option(help=BACKEND_HELP["model"] + " Default: the runs' own model.")] = None,
+    base_url: Annotated[str | None, typer.Option(help=BACKEND_HELP["base_url"])] = None,
+    backend_opt: Annotated[list[str], typer.Option("--backend-opt", help=BACKEND_HELP["backend_opt"])] = [],  # noqa: B006
+) -> None:
+    """Label every sample of the runs: its outcome, and with --rollouts the share of rollouts from each step that end right."""
+    from reason.api import make_generator
+    from reason.prm_data import DataConfig, build_data, read_rows
+
+    try:
+        config = DataConfig(rollouts=rollouts, max_tokens=max_tokens, temperature=temperature, token_budget=token_budget)
+        models = {str(read_run_file(run).get("model")) for run in runs}  # every run checked before any work
+        check_out_file(out, "--out")
+        generator = None
+        if rollouts:
+            policy = model or (models.pop() if len(models) == 1 and backend == "vllm" else None)
+            generator = make_generator(backend, **backend_options(backend, policy, base_url, backend_opt))
+        try:
+            written = build_data(runs, out, config, generator)
+        finally:
+            if generator is not None:
+                generator.close()
+    except ReasonError as exc:
+        raise fail(exc) from None
+    rows = read_rows(out)
+    labelled = sum(r.step_labels is not None for r in rows)
+    err_console.print(f"{written} rows written; {out} holds {len(rows)} ({sum(r.correct for r in rows)} right, "
+                      f"{labelled} with step labels)", soft_wrap=True)
+    typer.echo(str(out))

@@ -3,7 +3,9 @@
     reason prm data runs/sc8-train --out data/train.jsonl                    # outcome labels
     reason prm data runs/sc8-train --out data/train.jsonl --rollouts 4      # and Math-Shepherd step labels
 
-Leaves out: `reason prm train` (not written yet; see the trained-verifier issue).
+    reason prm train data/train.jsonl --out models/verifier                   # a value head over the policy
+
+Leaves out: fine-tuning the policy itself (GPU), and the shipped verifier (see the trained-verifier issue).
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from typing import Annotated
 import typer
 
 from reason.bench.runner import read_run_file
-from reason.cli_support import BACKEND_HELP, backend_options, check_out_file, err_console, fail
-from reason.errors import ReasonError
+from reason.cli_support import BACKEND_HELP, backend_options, check_out_dir, check_out_file, err_console, fail
+from reason.errors import ConfigError, ReasonError
 
 prm_app = typer.Typer(no_args_is_help=True, help="Training data for a verifier, from the policy's own runs.")
 
@@ -57,3 +59,42 @@ def data(
     err_console.print(f"{written} rows written; {out} holds {len(rows)} ({sum(r.correct for r in rows)} right, "
                       f"{labelled} with step labels)", soft_wrap=True)
     typer.echo(str(out))
+
+
+@prm_app.command("train")
+def train(
+    data: Annotated[Path, typer.Argument(help="A data file written by `reason prm data`.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The model folder to write (loads with prm=hf).")],
+    model: Annotated[str | None, typer.Option(help="The policy's Hugging Face folder (default: the data's policy).")] = None,
+    labels: Annotated[str, typer.Option(help="steps, outcome, or auto (steps where a row has them).")] = "auto",
+    holdout: Annotated[float, typer.Option(min=0.0, max=0.95, help="Share of problems held out for AUC and calibration.")] = 0.2,
+    epochs: Annotated[int, typer.Option(min=1, help="Full-batch optimisation steps.")] = 300,
+    seed: Annotated[int, typer.Option(help="Seed of the split and the optimiser.")] = 0,
+) -> None:
+    """Train a value head over the frozen policy's hidden states; write a folder that `prm=hf` loads, with its card."""
+    import shlex
+    import sys
+
+    from reason.prm_data import read_rows
+    from reason.prm_train import TrainConfig, train_prm
+
+    try:
+        config = TrainConfig(labels=labels, holdout=holdout, epochs=epochs, seed=seed)
+        if not data.is_file():
+            raise ConfigError(f"{data} does not exist (reason prm data writes it)")
+        policies = {r.policy for r in read_rows(data)}
+        policy = model or (policies.pop() if len(policies) == 1 else None)
+        if policy is None or not Path(policy).is_dir():
+            raise ConfigError(f"the policy folder is not known or not here ({policy!r}); pass --model FOLDER")
+        check_out_dir(out)
+        card = train_prm(data, Path(policy), out, config, command="reason " + shlex.join(sys.argv[1:]))
+    except ReasonError as exc:
+        raise fail(exc) from None
+    held = card["held_out"]
+    err_console.print(f"{card['examples']['train']} training examples; held out: {held['solutions']} solutions, "
+                      f"AUC {_fmt(held['auc'])}, calibration error {_fmt(held['calibration_error'])}", soft_wrap=True)
+    typer.echo(str(out))
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"

@@ -20,7 +20,7 @@ FOLDERS = {"reason": "reason", "searchers": "reason.searchers", "verifiers": "re
 PLUGINS = ("reason.searchers", "reason.verifiers", "reason.prm")
 APPLICATION = ("reason.api", "reason.cli", "reason.cli_support", "reason.cli_components", "reason.bench_cli", "reason.bench",
                "reason.distributed", "reason.serve", "reason.show",
-               "reason.prm_data", "reason.prm_cli")
+               "reason.prm_data", "reason.prm_train", "reason.prm_cli")
 FACADE = "reason"
 """The package itself re-exports the public surface (api included), so it sits with the application."""
 BARE = ("searchers", "verifiers", "prm")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from test_bench_support import arithmetic_generator, write_arithmetic
@@ -122,3 +123,35 @@ def test_step_labels_from_the_bundled_model(tmp_path, vllm_generator):
     assert len(rows) == 4 and all(r.policy == vllm_generator.name for r in rows)
     assert all(r.step_labels is not None and len(r.step_labels) == len(r.steps) for r in rows)
     assert all(0.0 <= x <= 1.0 for r in rows for x in r.step_labels)
+
+
+@pytest.mark.model
+def test_a_trained_value_head_loads_through_prm_hf_and_its_card_reproduces(tmp_path, bundled_model_path):
+    from reason.prm.hf import HFPRM
+    from reason.prm_train import TrainConfig, auc, calibration_error, train_prm
+    from reason.types import Problem
+
+    data = write_arithmetic(tmp_path / "arith.jsonl", 20)
+    config = RunConfig(dataset=str(data), question_field="q", answer_field="a", id_field="id", backend="fake",
+                       strategy="self-consistency", params={"n": 2, "max_tokens": 64})
+    run_benchmark(config, tmp_path / "run", FakeGenerator(two_step, name=bundled_model_path))
+    build_data([tmp_path / "run"], tmp_path / "d.jsonl", DataConfig())  # outcome labels: good starts end right
+    card = train_prm(tmp_path / "d.jsonl", Path(bundled_model_path), tmp_path / "verifier", TrainConfig(holdout=0.25))
+    assert card["data"]["rows"] == 40 and card["examples"] == {"train": 30, "held_out": 10}  # the last step of each row
+    assert card["train"]["auc"] == 1.0 and card["held_out"]["auc"] >= 0.9  # separable: the words differ
+    assert json.loads((tmp_path / "verifier" / "prm_card.json").read_text()) == card
+
+    prm = HFPRM(model=str(tmp_path / "verifier"))  # prm=hf finds the value-head shape from the checkpoint itself
+    held = [r for r in read_rows(tmp_path / "d.jsonl") if r.problem_id in card["held_out"]["problems"]]
+    scores = [prm.score(Problem(question=r.question), [list(r.steps)])[0][-1] for r in held]
+    labels = [r.correct for r in held]
+    assert auc(scores, labels) == pytest.approx(card["held_out"]["auc"])  # the card reproduces through prm=hf
+    assert calibration_error(scores, labels) == pytest.approx(card["held_out"]["calibration_error"], abs=1e-4)
+
+    runner = CliRunner()  # the same through the command line: the policy is read from the data
+    done = runner.invoke(app, ["prm", "train", str(tmp_path / "d.jsonl"), "--out", str(tmp_path / "cli"), "--holdout", "0.25"])
+    assert done.exit_code == 0, done.output
+    assert json.loads((tmp_path / "cli" / "prm_card.json").read_text())["held_out"] == card["held_out"]
+    assert "held out: 10 solutions" in done.stderr
+    missing = runner.invoke(app, ["prm", "train", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "x")])
+    assert missing.exit_code == 2 and "does not exist" in missing.output

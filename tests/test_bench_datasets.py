@@ -81,3 +81,14 @@ def test_duplicate_ids_are_refused(tmp_path):
 def test_unknown_dataset_lists_the_bundled_names():
     with pytest.raises(DatasetError, match="gsm8k, math, math500"):
         load_dataset("no-such-set")
+
+
+def test_a_user_file_in_gsm8ks_own_format_is_graded_on_its_final_answers(tmp_path):
+    from reason.registry import registry
+
+    path = tmp_path / "train.jsonl"
+    path.write_text('{"question": "Q?", "answer": "48/2 = <<48/2=24>>24\\nso 48+24 = <<48+24=72>>72\\n#### 1,072"}\n'
+                    '{"question": "R?", "answer": "9"}\n')
+    first, second = load_dataset(str(path)).problems
+    assert (first.answer, second.answer) == ("1072", "9")
+    assert registry.get("verifier", "match")().verify(first, "1,072").passed

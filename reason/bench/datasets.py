@@ -2,7 +2,8 @@
 
 A dataset is a list of `Problem`s with unique ids. Bundled sets live gzipped in
 `reason/data/` beside their licenses; a user file is JSON Lines with a field mapping.
-A malformed line is a `DatasetError` naming the file and the line number.
+A malformed line is a `DatasetError` naming the file and the line number. A user file's reference written as a
+GSM8K worked solution ("... #### 72") stands for its final answer, so GSM8K's own files run as they are.
 Leaves out: downloading, train splits and few-shot pools.
 """
 
@@ -110,7 +111,7 @@ def _load_user(path: Path, fields: FieldMap, task: str) -> Dataset:
     rows = _parse_lines(raw, str(path))
 
     def build(row: Row, index: int) -> Problem:
-        answer = None if fields.answer is None else _optional(row, fields.answer)
+        answer = None if fields.answer is None else _reference(_optional(row, fields.answer))
         ident = _text(row, fields.id) if fields.id else str(index)
         return Problem(question=_text(row, fields.question), answer=answer, id=ident, task=task)
 
@@ -119,6 +120,15 @@ def _load_user(path: Path, fields: FieldMap, task: str) -> Dataset:
         raise DatasetError(f"{path}: no problems in it (every line is blank)")
     _all_or_no_answers(problems, rows, str(path), fields.answer)
     return Dataset(path.stem, problems, hashlib.sha256(raw).hexdigest())
+
+
+def _reference(answer: str | None) -> str | None:
+    """A worked solution in GSM8K's format ("... #### 72", as in GSM8K's own train and test files) stands for its
+    final answer; any other reference is kept as written."""
+    if answer is None or "####" not in answer:
+        return answer
+    found = after_hashes(answer)
+    return found.replace(",", "") if found else answer
 
 
 def _all_or_no_answers(problems: tuple[Problem, ...], rows: list[tuple[int, Row]], where: str, field: str | None) -> None:

@@ -4,7 +4,8 @@
 named aggregations; each implementation is its own module and registers under
 `reason.prms`: `llm_judge` (the model asked "is this step right?", P(yes) from
 logprobs), `hf` (published Hugging Face PRMs in four shapes, scored as their authors do), `from_verifier`
-(a reference-free verifier as a PRM).
+(a reference-free verifier as a PRM), `shipped` ("trained": a value head trained here over the bundled model,
+shipped as its weights and card).
 """
 
 from reason.reward import (

@@ -159,7 +159,7 @@ def result_view(result: SearchResult, index: int = 0) -> View:
         "candidates": [{"answer": c.answer, "votes": c.votes, "score": c.score, "verdict": verdict_of(c.answer)}
                        for c in result.candidates],
         "samples": [{"answer": s.answer, "score": s.score, "tokens": s.generated_tokens, "finish": s.finish_reason,
-                     "verdict": verdict_of(s.answer), "text": s.text} for s in result.samples],
+                     "verdict": verdict_of(s.answer), "text": s.text, "thinking": s.thinking} for s in result.samples],
         "ledger": ledger_rows(result.compute),
         "tree": tree_view(result.search_tree, result.reasoning, result.answer, verdict_of),
         "trace": result.trace,

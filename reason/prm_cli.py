@@ -75,6 +75,7 @@ def train(
     import shlex
     import sys
 
+    from reason.models import resolve_model
     from reason.prm_data import read_rows
     from reason.prm_train import TrainConfig, train_prm
 
@@ -83,9 +84,10 @@ def train(
         if not data.is_file():
             raise ConfigError(f"{data} does not exist (reason prm data writes it)")
         policies = {r.policy for r in read_rows(data)}
-        policy = model or (policies.pop() if len(policies) == 1 else None)
+        named = model or (policies.pop() if len(policies) == 1 else None)
+        policy = resolve_model(named).path if named else None  # a packaged model's name, or a folder
         if policy is None or not Path(policy).is_dir():
-            raise ConfigError(f"the policy folder is not known or not here ({policy!r}); pass --model FOLDER")
+            raise ConfigError(f"the policy folder is not known or not here ({named!r}); pass --model FOLDER")
         check_out_dir(out)
         card = train_prm(data, Path(policy), out, config, command="reason " + shlex.join(sys.argv[1:]))
     except ReasonError as exc:

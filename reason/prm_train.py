@@ -30,6 +30,7 @@ from pydantic import Field
 
 from reason.errors import ConfigError
 from reason.prm.hf_shapes import ValueHead
+from reason.prm.shipped import link_policy
 from reason.prm_data import DataRow, read_rows
 from reason.types import Frozen
 
@@ -37,8 +38,6 @@ logger = logging.getLogger(__name__)
 
 CARD_FILE = "prm_card.json"
 HEAD_FILE = "value_head.safetensors"
-LINKED = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja",
-          "special_tokens_map.json", "model.safetensors", "model.safetensors.index.json")
 
 
 class TrainConfig(Frozen):
@@ -208,13 +207,7 @@ def _write(out: Path, policy: Path, weight: list[float], bias: float, card: dict
     import torch
     from safetensors.torch import save_file
 
-    out.mkdir(parents=True, exist_ok=True)
-    for name in LINKED:
-        source, target = Path(policy) / name, out / name
-        if source.exists():
-            if target.is_symlink() or target.exists():
-                target.unlink()
-            target.symlink_to(source.resolve())
+    link_policy(policy, out)
     save_file({"v_head.summary.weight": torch.tensor([weight]), "v_head.summary.bias": torch.tensor([bias])},
               str(out / HEAD_FILE))
     (out / CARD_FILE).write_text(json.dumps(card, indent=2), encoding="utf-8")

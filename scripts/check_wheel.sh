@@ -33,5 +33,7 @@ def owner(module):
     return next(d.metadata["Name"] for d in md.distributions() if any(str(f) == path for f in d.files or ()))
 assert owner(verifiers) == "verifiers" and owner(prm) == "prm", (owner(verifiers), owner(prm))
 assert owner(reason.verifiers) == owner(reason.prm) == owner(reason) == "reason-search"
+from reason.prm.shipped import card
+assert card("default")["shape"] == "value-head"  # the shipped verifier's head and card are package data
 print("check_wheel: ok -", ", ".join(f"{m.__name__} from {owner(m)}" for m in (reason, verifiers, prm)))
 PY

@@ -215,3 +215,16 @@ def test_tree_nodes_record_the_prefix_cache_hits_the_backend_reported():
     deep = [n for n in nodes.values() if n.get("depth", 0) >= 2]
     assert deep and all(n["cached_tokens"] > 0 for n in deep)
     assert all(n.get("cached_tokens", 0) > 0 for n in nodes.values() if n["parent"] is not None)
+
+
+def test_a_samples_thinking_span_is_shown_apart_from_its_answer():
+    from reason.api import Engine
+    from reason.testing import FakeGenerator
+
+    def respond(prompt, params):
+        return "The answer is 4." if "</think>" in prompt else "two and two </think>"
+
+    with Engine(generator=FakeGenerator(respond), thinking={"max_thinking_tokens": 8}) as engine:
+        result = engine.solve("2+2?", "self-consistency", n=2, max_tokens=8)
+    [sample, _] = embedded(result.to_html())["runs"][0]["searches"][0]["samples"]
+    assert sample["thinking"].strip() == "two and two" and sample["text"] == "The answer is 4."

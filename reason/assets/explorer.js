@@ -269,6 +269,7 @@
         el("summary", null, "sample " + i + ": ", el("b", { text: x.answer === null ? "no answer" : x.answer }),
           " · " + fmt(x.tokens) + " tokens · " + x.finish + (x.score !== null && x.score !== undefined ? " · score " + fmt(x.score) : "") + " ",
           x.verdict ? badge(x.verdict) : null),
+        x.thinking ? el("details", null, el("summary", { text: "thinking" }), el("pre", { text: x.thinking })) : null,
         el("pre", { text: x.text }))));
       box.append(el("h3", { text: "Samples (" + s.samples.length + ")" }), list);
     }

@@ -100,3 +100,34 @@ def test_capabilities_pass_through_and_close_closes_the_backend():
     assert inner.closed
     with pytest.raises(AttributeError):
         _ = batcher.no_such_attribute
+
+
+def test_requests_differing_only_in_n_share_one_backend_call_and_seeded_ones_do_not():
+    import threading
+
+    from reason.backends.batching import MicroBatchingGenerator
+    from reason.testing import FakeGenerator
+    from reason.types import SamplingParams
+
+    backend = FakeGenerator(lambda prompt, params: f"answer to {prompt.split()[-1]}")
+    batcher = MicroBatchingGenerator(backend, window_s=0.3)
+    results = {}
+
+    def ask(name, n, seed=None):
+        results[name] = batcher.generate([f"user: {name}"], SamplingParams(temperature=0.7, n=n, seed=seed))
+
+    threads = [threading.Thread(target=ask, args=("a", 4)), threading.Thread(target=ask, args=("b", 2))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [len(row) for row in results["a"]] == [4] and [len(row) for row in results["b"]] == [2]
+    assert all(c.text == "answer to a" for c in results["a"][0]) and all(c.text == "answer to b" for c in results["b"][0])
+    assert len(backend.calls) == 1 and backend.calls[0].params.n == 1 and len(backend.calls[0].prompts) == 6
+    seeded = [threading.Thread(target=ask, args=("c", 4, 1)), threading.Thread(target=ask, args=("d", 2, 1))]
+    for t in seeded:
+        t.start()
+    for t in seeded:
+        t.join()
+    assert len(backend.calls) == 3 and {c.params.n for c in backend.calls[1:]} == {4, 2}  # a seed pins a request's samples
+    batcher.close()

@@ -7,8 +7,10 @@ groups the requests by equal `SamplingParams`, and sends each group to the backe
 one batch. All backend calls happen on that one thread, which is what an in-process
 vLLM engine (not thread-safe) needs, and the merged batch is where concurrency turns
 into throughput: while one batch runs, the next one fills up.
-Leaves out: merging requests whose params differ (vLLM could take per-prompt params;
-our Generator seam takes one params object per call).
+Requests whose params differ only in `n` (without a seed) share a call too: each of their prompts is sent `n`
+times with n=1, the same distribution (tree searches ask n=4 at the root and n=2 below it, and problems in
+flight are at different steps). Leaves out: merging requests whose params differ otherwise (vLLM could take
+per-prompt params; our Generator seam takes one params object per call).
 """
 
 from __future__ import annotations
@@ -105,25 +107,52 @@ class MicroBatchingGenerator:
         return batch, False
 
     def _dispatch(self, params: SamplingParams, requests: list[_Request]) -> None:
+        if len({r.params.n for r in requests}) > 1:  # unseeded calls differing only in n: each sample its own prompt
+            return self._dispatch_singles(params, requests)
         prompts = [p for r in requests for p in r.prompts]
         try:
-            outputs = self.inner.generate(prompts, params)
+            outputs = self.inner.generate(prompts, requests[0].params)
             if len(outputs) != len(prompts):
                 raise GeneratorError(f"{self.name} returned {len(outputs)} results for {len(prompts)} prompts")
         except BaseException as exc:  # every waiting caller gets the backend's error
             for r in requests:
                 r.future.set_exception(exc)
+            return None
+        self._answer(requests, [len(r.prompts) for r in requests], outputs)
+        return None
+
+    def _dispatch_singles(self, params: SamplingParams, requests: list[_Request]) -> None:
+        """One backend call for requests whose n differ: every prompt sent n times with n=1 (the same distribution
+        when no seed is set), the samples gathered back per prompt."""
+        prompts = [p for r in requests for p in r.prompts for _ in range(r.params.n)]
+        try:
+            singles = self.inner.generate(prompts, params.model_copy(update={"n": 1}))
+            if len(singles) != len(prompts):
+                raise GeneratorError(f"{self.name} returned {len(singles)} results for {len(prompts)} prompts")
+        except BaseException as exc:
+            for r in requests:
+                r.future.set_exception(exc)
             return
+        outputs, start = [], 0
+        for r in requests:
+            for _ in r.prompts:
+                outputs.append([row[0] for row in singles[start : start + r.params.n]])
+                start += r.params.n
+        self._answer(requests, [len(r.prompts) for r in requests], outputs)
+
+    def _answer(self, requests: list[_Request], sizes: list[int], outputs: list[list[Completion]]) -> None:
         self.backend_calls += 1
         self.merged_requests += len(requests)
         start = 0
-        for r in requests:
-            r.future.set_result(outputs[start : start + len(r.prompts)])
-            start += len(r.prompts)
+        for r, size in zip(requests, sizes):
+            r.future.set_result(outputs[start : start + size])
+            start += size
 
 
 def _by_params(batch: list[_Request]) -> dict[SamplingParams, list[_Request]]:
+    """Requests that can share one backend call: equal params, or (without a seed) params that differ only in n."""
     groups: dict[SamplingParams, list[_Request]] = {}
     for request in batch:
-        groups.setdefault(request.params, []).append(request)
+        key = request.params if request.params.seed is not None else request.params.model_copy(update={"n": 1})
+        groups.setdefault(key, []).append(request)
     return groups

@@ -214,9 +214,10 @@ def last_math(text: str) -> str | None:
     segments = [(m.start(), m.end(), next(g for g in m.groups() if g is not None).strip())
                 for m in _MATH_SEGMENT.finditer(text)]
     found = _last_run(text, [s for s in segments if s[2]], _MATH_JOIN)
-    masked = _MATH_SEGMENT.sub(lambda m: " " * len(m.group(0)), text)
-    numbers = list(_PROSE_NUMBER.finditer(masked))
-    if numbers and (found is None or numbers[-1].start() > (segments[-1][1] if segments else -1)):
+    # a number wins only after the last segment (or when no segment holds anything: then math has no digits)
+    prose = text[segments[-1][1]:] if found is not None else text
+    numbers = list(_PROSE_NUMBER.finditer(prose))
+    if numbers:
         return numbers[-1].group(0).replace(" ", "")
     return found[1] if found else None
 

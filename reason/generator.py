@@ -119,15 +119,12 @@ class MeteredGenerator:
 
 
 def _with_thinking_budget(generator: Generator, params: SamplingParams) -> Generator:
-    """The generator that honours the call's thinking budget: itself when it already does (or none is asked),
-    else wrapped in `reason.thinking.ThinkingBudget` with the default tags."""
+    """The generator that honours the call's thinking budget: itself when it already does (a `ThinkingBudget`
+    somewhere inside: wrappers pass capability flags through) or none is asked, else wrapped in one."""
     if params.max_thinking_tokens is None and params.min_thinking_tokens is None:
+        return generator
+    if getattr(generator, "enforces_thinking_budget", False):
         return generator
     from reason.thinking import ThinkingBudget  # the wrapper imports this module
 
-    layer: object = generator
-    while layer is not None:
-        if isinstance(layer, ThinkingBudget):
-            return generator
-        layer = getattr(layer, "__dict__", {}).get("inner")
     return ThinkingBudget(generator)

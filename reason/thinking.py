@@ -56,6 +56,9 @@ class ThinkingBudget:
         max_extensions: most times one sample is told to think on.
     """
 
+    enforces_thinking_budget = True
+    """A capability flag: `MeteredGenerator` wraps a generator in one of these only when none is inside."""
+
     def __init__(self, inner: Generator, max_thinking_tokens: int | None = None, min_thinking_tokens: int | None = None,
                  open_tag: str = "<think>", close_tag: str = "</think>", wait: str = "Wait",
                  max_extensions: int = 4) -> None:
@@ -86,8 +89,7 @@ class ThinkingBudget:
         return params.max_thinking_tokens, params.min_thinking_tokens
 
     def _think(self, prompts: Sequence[Prompt], params: SamplingParams, cap: int | None) -> list[_Thread]:
-        think = params.model_copy(update={"max_tokens": cap or params.max_tokens, "stop": (self.close_tag,),
-                                          "logprobs": None, "max_thinking_tokens": None, "min_thinking_tokens": None})
+        think = _phase(params, max_tokens=cap or params.max_tokens, stop=(self.close_tag,), logprobs=None)
         opened = [extend_prompt(p, self.open_tag) for p in prompts]
         outputs = self.inner.generate(opened, think)
         threads = []
@@ -104,8 +106,7 @@ class ThinkingBudget:
             if not short:
                 return
             room = min((cap - t.tokens) if cap is not None else params.max_tokens for t in short)
-            more = params.model_copy(update={"n": 1, "max_tokens": max(1, room), "stop": (self.close_tag,),
-                                             "logprobs": None, "max_thinking_tokens": None, "min_thinking_tokens": None})
+            more = _phase(params, n=1, max_tokens=max(1, room), stop=(self.close_tag,), logprobs=None)
             outputs = self.inner.generate([extend_prompt(t.prompt, f"{t.thinking} {self.wait}") for t in short], more)
             for thread, [c] in zip(short, outputs):
                 thread.thinking += f" {self.wait}{c.text}"
@@ -114,7 +115,7 @@ class ThinkingBudget:
 
     def _answer(self, threads: list[_Thread], params: SamplingParams) -> list[Completion]:
         """Close every span (a capped one is closed for the model) and generate the answers in one call."""
-        answer = params.model_copy(update={"n": 1, "max_thinking_tokens": None, "min_thinking_tokens": None})
+        answer = _phase(params, n=1)
         prompts = [extend_prompt(t.prompt, f"{t.thinking}{self.close_tag}\n") for t in threads]
         return [row[0] for row in self.inner.generate(prompts, answer)] if threads else []
 
@@ -123,6 +124,11 @@ class ThinkingBudget:
             "thinking": thread.thinking, "thinking_tokens": thread.tokens, "prompt_tokens": thread.prompt_tokens,
             "generated_tokens": thread.tokens + answer.generated_tokens,
         })
+
+
+def _phase(params: SamplingParams, **update: object) -> SamplingParams:
+    """One phase's backend params: the call's own with `update`, and no thinking budget (the phase is the budget)."""
+    return params.model_copy(update={**update, "max_thinking_tokens": None, "min_thinking_tokens": None})
 
 
 def _closed(completion: Completion) -> bool:

@@ -108,7 +108,8 @@ class MicroBatchingGenerator:
 
     def _dispatch(self, params: SamplingParams, requests: list[_Request]) -> None:
         if len({r.params.n for r in requests}) > 1:  # unseeded calls differing only in n: each sample its own prompt
-            return self._dispatch_singles(params, requests)
+            self._dispatch_singles(params, requests)
+            return
         prompts = [p for r in requests for p in r.prompts]
         try:
             outputs = self.inner.generate(prompts, requests[0].params)
@@ -117,9 +118,8 @@ class MicroBatchingGenerator:
         except BaseException as exc:  # every waiting caller gets the backend's error
             for r in requests:
                 r.future.set_exception(exc)
-            return None
-        self._answer(requests, [len(r.prompts) for r in requests], outputs)
-        return None
+            return
+        self._answer(requests, outputs)
 
     def _dispatch_singles(self, params: SamplingParams, requests: list[_Request]) -> None:
         """One backend call for requests whose n differ: every prompt sent n times with n=1 (the same distribution
@@ -138,15 +138,16 @@ class MicroBatchingGenerator:
             for _ in r.prompts:
                 outputs.append([row[0] for row in singles[start : start + r.params.n]])
                 start += r.params.n
-        self._answer(requests, [len(r.prompts) for r in requests], outputs)
+        self._answer(requests, outputs)
 
-    def _answer(self, requests: list[_Request], sizes: list[int], outputs: list[list[Completion]]) -> None:
+    def _answer(self, requests: list[_Request], outputs: list[list[Completion]]) -> None:
+        """Each request gets the outputs of its own prompts, in order."""
         self.backend_calls += 1
         self.merged_requests += len(requests)
         start = 0
-        for r, size in zip(requests, sizes):
-            r.future.set_result(outputs[start : start + size])
-            start += size
+        for r in requests:
+            r.future.set_result(outputs[start : start + len(r.prompts)])
+            start += len(r.prompts)
 
 
 def _by_params(batch: list[_Request]) -> dict[SamplingParams, list[_Request]]:

@@ -67,11 +67,10 @@ def key_params(params: SamplingParams) -> str:
     return params.model_dump_json(exclude=unset)
 
 
-def cache_key(model: str, prompt: str, params: SamplingParams, occurrence: int) -> tuple[str, str]:
-    """(sha256 key, params JSON) for one request."""
-    params_json = key_params(params)
+def cache_key(model: str, prompt: str, params_json: str, occurrence: int) -> str:
+    """The sha256 key of one request (`params_json` from `key_params`)."""
     blob = json.dumps([model, prompt, params_json, occurrence], ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest(), params_json
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 class CacheStore(Protocol):
@@ -177,7 +176,7 @@ class CachingGenerator:
         params_json = key_params(params)
         occurrence = self._seen.get((form, params_json), 0)
         self._seen[(form, params_json)] = occurrence + 1
-        key, _ = cache_key(self.name, form, params, occurrence)
+        key = cache_key(self.name, form, params_json, occurrence)
         return key, form, params_json, occurrence
 
     def close(self) -> None:

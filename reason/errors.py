@@ -29,10 +29,10 @@ class UnknownComponentError(ReasonError, KeyError):
     The message lists what is registered, so a typo is easy to fix.
     """
 
-    def __init__(self, group: str, name: str, known: list[str]) -> None:
+    def __init__(self, group: str, name: str, known: list[str], detail: str = "") -> None:
         self.group, self.name, self.known = group, name, known
         listing = ", ".join(sorted(known)) or "(none)"
-        super().__init__(f"unknown {group} {name!r}; registered {group}s: {listing}")
+        super().__init__(f"unknown {group} {name!r}; registered {group}s: {listing}{detail}")
 
     def __str__(self) -> str:  # KeyError would wrap the message in quotes
         return str(self.args[0])

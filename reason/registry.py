@@ -15,8 +15,10 @@ with a warning.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import logging
 import os
+import threading
 from collections.abc import Iterable
 from importlib.metadata import entry_points
 from typing import Any
@@ -40,6 +42,9 @@ class Registry:
     def __init__(self, discover: bool = True) -> None:
         self._entries: dict[str, dict[str, Any]] = {group: {} for group in GROUPS}
         self._discovered = not discover
+        self._reads_metadata = discover
+        self._discovering = threading.Lock()
+        """Held while the entry points are read: a thread arriving meanwhile waits, never sees a half-filled table."""
 
     def register(self, group: str, name: str, target: Any) -> None:
         self._check_group(group)
@@ -103,7 +108,9 @@ class Registry:
         try:
             return self._entries[group][name]
         except KeyError:
-            raise UnknownComponentError(group, name, list(self._entries[group])) from None
+            known = list(self._entries[group])
+            detail = _empty_group_detail(group) if self._reads_metadata and not known else ""
+            raise UnknownComponentError(group, name, known, detail) from None
 
     def _check_group(self, group: str) -> None:
         if group not in GROUPS:
@@ -112,15 +119,28 @@ class Registry:
     def _discover(self) -> None:
         if self._discovered:
             return
-        self._discovered = True
-        allowed = _allowed_distributions()
-        for group in GROUPS:
-            for ep in entry_points(group=f"reason.{group}s"):
-                dist = ep.dist.name if ep.dist is not None else _OWN_DISTRIBUTION
-                if allowed is not None and dist != _OWN_DISTRIBUTION and dist not in allowed:
-                    logger.debug("skipping %s %r from %s (not in REASON_PLUGINS)", group, ep.name, dist)
-                    continue
-                self._entries[group].setdefault(ep.name, ep.value)
+        with self._discovering:
+            if self._discovered:  # another thread finished it while this one waited
+                return
+            allowed = _allowed_distributions()
+            for group in GROUPS:
+                for ep in entry_points(group=f"reason.{group}s"):
+                    dist = ep.dist.name if ep.dist is not None else _OWN_DISTRIBUTION
+                    if allowed is not None and dist != _OWN_DISTRIBUTION and dist not in allowed:
+                        logger.debug("skipping %s %r from %s (not in REASON_PLUGINS)", group, ep.name, dist)
+                        continue
+                    self._entries[group].setdefault(ep.name, ep.value)
+            self._discovered = True  # only now: a lookup that sees the flag sees every entry
+
+
+def _empty_group_detail(group: str) -> str:
+    """Why a group can be empty although `reason` ships built-ins in it: the metadata read was not ours."""
+    try:
+        origin = getattr(importlib.metadata.distribution(_OWN_DISTRIBUTION), "_path", "?")
+    except importlib.metadata.PackageNotFoundError:
+        origin = "nowhere (reason-search is not installed)"
+    return (f" (none of reason's own {group}s came through its package metadata, read from {origin}; "
+            f"reinstall it: pip install -e .)")
 
 
 def _allowed_distributions() -> set[str] | None:

@@ -50,3 +50,48 @@ def test_importing_reason_does_not_import_heavy_libraries():
     code = "import reason, reason.cli, sys; print(sorted(m for m in sys.modules if m.split('.')[0] in ('vllm','torch','ray','transformers')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_threads_that_meet_a_fresh_registry_all_see_every_component(monkeypatch):
+    """Discovery is one step: a thread arriving while another reads the entry points waits for it.
+
+    (Found in CI: a Ray worker's first lookups raced, and one saw "registered equivalences: (none)".)
+    """
+    import threading
+    import time
+
+    module = sys.modules["reason.registry"]  # `reason.registry` is the registry object itself
+
+    real = module.entry_points
+
+    def slow_entry_points(**kwargs):
+        time.sleep(0.02)  # reading package metadata takes a while; the race needs no more than that
+        return real(**kwargs)
+
+    monkeypatch.setattr(module, "entry_points", slow_entry_points)
+    reg = Registry()
+    start = threading.Barrier(8)
+    failures: list[BaseException] = []
+
+    def look_up() -> None:
+        start.wait()
+        try:
+            reg.get("equivalence", "math")
+        except BaseException as exc:  # collected for the assertion
+            failures.append(exc)
+
+    threads = [threading.Thread(target=look_up) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+
+def test_an_empty_group_says_where_reason_s_metadata_was_read(monkeypatch):
+    """Every group has built-ins: finding none means the package metadata read was not ours, and the error says where."""
+    monkeypatch.setattr(sys.modules["reason.registry"], "entry_points", lambda **kwargs: [])
+    with pytest.raises(UnknownComponentError, match=r"registered equivalences: \(none\) \(none of reason's own .*read from /"):
+        Registry().get("equivalence", "math")
+    with pytest.raises(UnknownComponentError, match=r"registered searchers: \(none\)$"):
+        Registry(discover=False).get("searcher", "cot")

@@ -15,8 +15,16 @@ LLM-judge PRM on the same model):
    measurement (the CPU build takes blocks of 32 and up only).
 2. wall time of the same search when the backend is driven by a naive loop that makes
    one call per node (one prompt, one sample), as peers' tree searches do.
+3. (--throughput N) generated tokens per second in a `reason bench` run: N GSM8K test problems,
+   8 in flight, no generation cache, self-consistency@8 against beam search (n=4, width=2),
+   particle filtering (4 particles) and MCTS (16 iterations: sequential UCT, and 4 leaves a round with
+   virtual loss, `parallel=4`), each tree search with a 1,600-token budget and the
+   arithmetic-checking verifier PRM (no PRM tokens, so the ratio is the policy's alone). Prints each
+   tree search's tokens/s as a fraction of self-consistency's; target: within 2x. The prefix cache is
+   emptied before each run. Leaves out: the LLM-judge PRM (its tokens would count against the tree).
 
 Usage: python benchmarks/search_bench.py [--block-size 32] [--questions 2] [--repeats 1] [--json out.json]
+       python benchmarks/search_bench.py --throughput 30 [--concurrency 8]   (section 3 only)
 """
 
 from __future__ import annotations
@@ -141,7 +149,13 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=2, help=f"how many of the {len(QUESTIONS)} GSM8K questions")
     parser.add_argument("--repeats", type=int, default=1, help="runs per question and mode")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    parser.add_argument("--throughput", type=int, default=0, metavar="N",
+                        help="run section 3 only, on the first N GSM8K test problems")
+    parser.add_argument("--concurrency", type=int, default=8, help="problems in flight in section 3")
     args = parser.parse_args()
+    if args.throughput:
+        throughput(args.model, args.throughput, args.concurrency, args.json)
+        return
 
     from reason.backends.vllm_backend import VLLMGenerator
     from reason.types import Problem, SamplingParams
@@ -193,6 +207,54 @@ def report(rows: list[dict], block: int) -> None:
             f"tree tokens/s batched {speed(batched):.1f} vs one-call-per-node {speed(naive):.1f} "
             f"({speed(batched) / speed(naive):.2f}x)"
         )
+
+
+ARITHMETIC_PRM = {"name": "verifier", "params": {"check": "step",
+                                                 "verifier": {"name": "code", "params": {"checks": ["arithmetic"]}}}}
+"""Each step's `a op b = c` claims recomputed: a PRM that costs no model tokens."""
+TREE_BUDGET = {"prm": ARITHMETIC_PRM, "budget": {"tokens": 1600}}
+THROUGHPUT_RUNS = {  # label: (strategy, params)
+    "self-consistency": ("self-consistency", {"n": 8}),
+    "beam": ("beam", {"n": 4, "width": 2, **TREE_BUDGET}),
+    "particle-filter": ("particle-filter", {"n": 4, **TREE_BUDGET}),
+    "mcts": ("mcts", {"iterations": 16, **TREE_BUDGET}),
+    "mcts parallel=4": ("mcts", {"iterations": 16, "parallel": 4, **TREE_BUDGET}),
+}
+
+
+def throughput(model: str | None, problems: int, concurrency: int, out: Path | None) -> None:
+    """Section 3: one engine, one bench run per strategy, generated tokens/s compared with self-consistency's."""
+    import tempfile
+
+    from reason.backends.vllm_backend import VLLMGenerator
+    from reason.bench.runner import RunConfig, run_benchmark
+
+    generator = VLLMGenerator(model=model)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="search-bench-") as folder:
+        for label, (strategy, params) in THROUGHPUT_RUNS.items():
+            if not generator._llm.reset_prefix_cache():
+                raise RuntimeError("vLLM could not reset its prefix cache (requests still running)")
+            config = RunConfig(dataset="gsm8k", strategy=strategy, params=params, limit=problems,
+                               concurrency=concurrency, cache=None)
+            summary = run_benchmark(config, Path(folder, label.replace(" ", "-")), generator).summary
+            rows.append({"strategy": label, "params": params, "problems": summary.problems,
+                         "accuracy": summary.accuracy, "tokens_per_s": summary.generated_tokens_per_s or 0.0,
+                         "mean_generated_tokens": summary.mean_generated_tokens,
+                         "mean_model_calls": summary.mean_model_calls, "wall_s": summary.elapsed_s})
+            print("  done:", rows[-1], flush=True)
+    generator.close()
+    base = rows[0]["tokens_per_s"]
+    print(f"{problems} GSM8K test problems, {concurrency} in flight, no generation cache")
+    print("{:18} {:>9} {:>10} {:>8} {:>9} {:>7} {:>10}".format(
+        "strategy", "tokens/s", "SC/this", "tok/prob", "calls/pb", "wall s", "correct"))
+    for r in rows:
+        ratio = base / r["tokens_per_s"] if r["tokens_per_s"] else float("inf")
+        verdict = "" if r is rows[0] else ("  within 2x" if ratio <= 2 else "  SLOWER than 2x")
+        print(f"{r['strategy']:18} {r['tokens_per_s']:9.1f} {ratio:10.2f} {r['mean_generated_tokens']:8.0f} "
+              f"{r['mean_model_calls']:9.1f} {r['wall_s']:7.0f} {r['accuracy'] * r['problems']:10.0f}{verdict}")
+    if out:
+        out.write_text(json.dumps({"problems": problems, "concurrency": concurrency, "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 `verify(problem, candidate) -> Verdict`. A wrong answer is a `fail` verdict, never an
 exception; a verifier that cannot decide says `error` or `timeout`.
-A component takes a verifier as a registered name, a `Verifier`, or a function
-`(problem, candidate) -> bool | Verdict` (`verifier_choice` validates, `as_verifier` builds).
+A component takes a verifier as a registered name, a spec (`{"name": "code", "params": {"checks":
+["arithmetic"]}}`, as PRMs take theirs), a `Verifier`, or a function `(problem, candidate) -> bool | Verdict`
+(`verifier_choice` validates, `as_verifier` builds).
 Leaves out: how the decision is made (reference match, SymPy, code, Lean are plugins).
 """
 
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from reason.errors import ConfigError
-from reason.registry import registry
+from reason.registry import ComponentSpec, build_choice, component_choice, registry
 from reason.types import Problem, Verdict
 
 UNAVAILABLE = ":unavailable"
@@ -51,7 +52,9 @@ class CallableVerifier:
 
 
 def verifier_choice(value: Any) -> Any:
-    """Validate a verifier given as a registered name, a Verifier, or a function."""
+    """Validate a verifier given as a registered name, a spec (name and params), a Verifier, or a function."""
+    if isinstance(value, (dict, ComponentSpec)):
+        return component_choice("verifier", value, Verifier, "verifier", "a Verifier or a function")
     if isinstance(value, str):
         if value not in registry.names("verifier"):
             raise ConfigError(
@@ -60,13 +63,17 @@ def verifier_choice(value: Any) -> Any:
         return value
     if isinstance(value, Verifier) or callable(value):
         return value
-    raise ConfigError(f"a verifier is a registered name, a Verifier or a function; got {type(value).__name__}")
+    raise ConfigError(f"a verifier is a registered name, a spec (name and params), a Verifier or a function; "
+                      f"got {type(value).__name__}")
 
 
 def as_verifier(choice: Any) -> Verifier:
     choice = verifier_choice(choice)
     if isinstance(choice, str):
         return registry.get("verifier", choice)()
+    if isinstance(choice, ComponentSpec):
+        built: Verifier = build_choice("verifier", choice)
+        return built
     if isinstance(choice, Verifier):
         return choice
     wrapped: Verifier = CallableVerifier(choice)

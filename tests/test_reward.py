@@ -124,3 +124,16 @@ def test_verifier_prm_checks_stated_answers_without_the_reference():
     assert step_prm.score(Q, [["2 + 2 = 4", "so four"]]) == [[1.0, 0.0]]
     undecided = VerifierPRM(verifier="match")  # needs a reference, which it never gets: neutral
     assert undecided.score(Q, [["The answer is 4."]]) == [[0.5]]
+
+
+def test_a_verifier_is_named_with_its_parameters_as_a_prm_is():
+    """`{"name": "code", "params": {...}}` builds the verifier with those parameters; bad ones are config errors."""
+    arithmetic = {"name": "code", "params": {"checks": ["arithmetic"]}}
+    prm = VerifierPRM(verifier=arithmetic, check="step")
+    assert prm.score(Q, [["2 + 2 = 4", "3 * 4 = 13"]]) == [[1.0, 0.0]]  # each step's claim recomputed
+    with pytest.raises(ConfigError, match="unknown check"):
+        VerifierPRM(verifier={"name": "code", "params": {"checks": ["telepathy"]}}).score(Q, [["x"]])
+    with pytest.raises(ConfigError, match="unknown verifier 'no-such'"):
+        VerifierPRM(verifier={"name": "no-such"})
+    as_config = BeamSearch(prm={"name": "verifier", "params": {"verifier": arithmetic, "check": "step"}})
+    assert as_config.model_dump()["prm"]["params"]["verifier"] == arithmetic

@@ -164,3 +164,31 @@ def test_budget_ends_the_search_early():
 def test_unknown_evaluation_is_rejected():
     with pytest.raises(ValueError, match="evaluations: prm, rollout"):
         MCTS(evaluation="coin-flip")
+
+
+def test_parallel_rounds_pick_leaves_with_virtual_loss_and_expand_them_in_one_call():
+    steps = {**STEPS, "B": ["B1", "B2"]}
+    scores = {**SCORES, "B1": 0.5, "B2": 0.4}
+    gen = FakeGenerator(by_prefix(steps))
+    result = MCTS(iterations=3, children=2, c_uct=2.0, parallel=2, prm=FakePRM(scores)).search(Q, gen)
+    # round 1: the root is the only leaf (a second walk ends there too): A (.9), B (.1)
+    # round 2: A wins (.9 + 2 sqrt(ln 2) = 2.565 > 1.765); with A's virtual loss (root 3 visits, A 2 of
+    #   value .9): A .45 + 2 sqrt(ln 3 / 2) = 1.932 < B .1 + 2 sqrt(ln 3) = 2.196 -> B too; one call grows both
+    assert len(gen.calls) == 2 and len(gen.calls[1].prompts) == 2
+    nodes = _by_text(result)
+    root = result.tree.nodes[ROOT]
+    assert (root["visits"], root["value_sum"]) == (6, pytest.approx(3.3))  # the virtual visits are gone
+    assert (nodes["A"]["visits"], nodes["A"]["value_sum"]) == (3, pytest.approx(2.3))
+    assert (nodes["B"]["visits"], nodes["B"]["value_sum"]) == (3, pytest.approx(1.0))
+    assert result.trace["iterations"] == 3  # one leaf in round 1, two in round 2
+    sequential = FakeGenerator(by_prefix(steps))
+    MCTS(iterations=3, children=2, c_uct=2.0, prm=FakePRM(scores)).search(Q, sequential)
+    assert len(sequential.calls) == 3
+
+
+def test_a_parallel_round_stops_picking_when_every_walk_ends_at_the_same_leaf():
+    gen = FakeGenerator(by_prefix(STEPS))
+    result = MCTS(iterations=3, children=2, c_uct=1.0, parallel=4, prm=FakePRM(SCORES)).search(Q, gen)
+    # round 2: after A's virtual loss, A .45 + sqrt(ln 3 / 2) = 1.191 still beats B .1 + sqrt(ln 3) = 1.148
+    assert [len(call.prompts) for call in gen.calls] == [1, 1]
+    assert result.trace["iterations"] == 3 and result.answer == "7"

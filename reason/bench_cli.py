@@ -44,6 +44,7 @@ from reason.cli_support import (
 from reason.distributed import RayOptions, ray_pools
 from reason.errors import ConfigError, ReasonError
 from reason.params import parse_pairs
+from reason.thinking import thinking_options
 from reason.voting import VOTES
 
 console = Console()
@@ -117,6 +118,10 @@ RAY = typer.Option(
 RAY_ADDRESS = typer.Option(None, "--ray-address", help="Join this Ray cluster (HOST:6379); implies --ray.")
 REPLICAS = typer.Option(None, "--replicas", min=1, help="Model replicas on Ray (default 1).")
 REPLICA_CPUS = typer.Option(None, "--replica-cpus", min=0, help="CPUs per replica (default 1).")
+MAX_THINKING = typer.Option(None, "--max-thinking-tokens", min=1,
+                            help="Reasoning models: cap every <think> span at this many tokens, then ask for the answer.")
+MIN_THINKING = typer.Option(None, "--min-thinking-tokens", min=1,
+                            help="Reasoning models: a span closed sooner is told 'Wait' and thinks on (s1).")
 REPLICA_GPUS = typer.Option(None, "--replica-gpus", min=0, help="GPUs per replica (default 0; 1 for vLLM on a GPU node).")
 
 
@@ -152,6 +157,8 @@ def run_command(
     replicas: int | None = REPLICAS,
     replica_cpus: float | None = REPLICA_CPUS,
     replica_gpus: float | None = REPLICA_GPUS,
+    max_thinking_tokens: int | None = MAX_THINKING,
+    min_thinking_tokens: int | None = MIN_THINKING,
 ) -> None:
     """Run (or resume) a benchmark: the same command on the same --out continues where it stopped."""
     try:
@@ -165,6 +172,7 @@ def run_command(
             concurrency=concurrency, verifier=verifier, vote=vote, question_field=question_field,
             answer_field=answer_field, id_field=id_field, task=task,
             cache=None if no_cache else (cache or RunConfig.model_fields["cache"].default),
+            thinking=thinking_options(max_thinking_tokens, min_thinking_tokens),
         )
         load_dataset(config.dataset, config.field_map(), config.task)  # bad data: refused before --out is made
         check_out_dir(run_dir)

@@ -33,7 +33,8 @@ from reason.cli_support import (
 from reason.errors import ConfigError, ReasonError
 from reason.params import parse_pairs
 from reason.registry import registry
-from reason.types import SamplingParams, SearchResult
+from reason.thinking import thinking_options
+from reason.types import SearchResult
 
 app = typer.Typer(no_args_is_help=True, help="Turn extra inference compute into better answers.")
 console = Console()
@@ -165,11 +166,9 @@ def solve(
             if text is None:
                 raise ConfigError("--html writes the page of one question; give the question (the interactive solver has none)")
             check_out_file(html, "--html")
-        thinking = {k: v for k, v in (("max_thinking_tokens", max_thinking_tokens),
-                                      ("min_thinking_tokens", min_thinking_tokens)) if v is not None}
-        SamplingParams(max_thinking_tokens=max_thinking_tokens, min_thinking_tokens=min_thinking_tokens)  # min over max:
-        # a usage error, found before the model loads
-        engine = _checked_engine(strategy, params, task, backend, options, show_status=not as_json, thinking=thinking)
+        thinking = thinking_options(max_thinking_tokens, min_thinking_tokens)  # min over max: refused before the model loads
+        engine = _checked_engine(strategy, params, task, backend, options, show_status=not as_json,
+                                 thinking=thinking.model_dump() if thinking else None)
         with engine:
             if text is None:
                 InteractiveSolver(engine, strategy, params, task).run()
@@ -365,6 +364,8 @@ def serve(
     max_n: Annotated[int, typer.Option(help="Largest n a request may ask of a searcher.")] = 64,
     max_queue: Annotated[int, typer.Option(help="Requests searching at once; one more is answered 429.")] = 64,
     api_key: Annotated[str | None, typer.Option(envvar="REASON_API_KEY", help="Require this Bearer key (or REASON_API_KEY).")] = None,
+    max_thinking_tokens: Annotated[int | None, typer.Option(min=1, help="Reasoning models: every request's <think> span capped at this many tokens (a request's reason.thinking overrides).")] = None,
+    min_thinking_tokens: Annotated[int | None, typer.Option(min=1, help="Reasoning models: a span closed sooner is told 'Wait' and thinks on (s1).")] = None,
 ) -> None:
     """An OpenAI-compatible endpoint: any client gets searched answers by pointing its base URL here."""
     try:
@@ -372,7 +373,9 @@ def serve(
 
         config = ServeConfig(strategy=strategy, params=parse_params(param), task=task, max_budget=max_budget,
                              max_n=max_n, max_queue=max_queue, api_key=api_key)
-        engine = _checked_engine(strategy, config.params, task, backend, backend_options(backend, model, base_url, backend_opt))
+        thinking = thinking_options(max_thinking_tokens, min_thinking_tokens)
+        engine = _checked_engine(strategy, config.params, task, backend, backend_options(backend, model, base_url, backend_opt),
+                                 thinking=thinking.model_dump() if thinking else None)
     except ReasonError as exc:
         raise fail(exc) from None
     import uvicorn

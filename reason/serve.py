@@ -5,7 +5,9 @@
 - `POST /v1/chat/completions`, `POST /v1/completions`, and `POST /v1/<strategy>/chat/completions`.
 The search is chosen per request, strongest first: the path; `extra_body={"reason": {"strategy": ...,
 "params": {...}, "budget": {"tokens": N}}}`; the model name `reason/<strategy>`; else the server's default.
-`temperature`, `max_tokens` and `seed` go to the searcher when it takes them. A bad choice is a 400 in
+`temperature`, `max_tokens` and `seed` go to the searcher when it takes them. Reasoning models:
+`"reason": {"thinking": {"max_thinking_tokens": N, "min_thinking_tokens": M}}` gives the request's calls a
+thinking budget (`reason.thinking`; the server's `--max-thinking-tokens` is the default for the others). A bad choice is a 400 in
 OpenAI's error shape naming the choices; a budget over `max_budget` or `n` over `max_n` is a 400; a wrong
 or missing key (when `api_key` is set) a 401.
 The response is a chat completion whose content is the chosen solution's text; `usage` sums every policy
@@ -43,6 +45,8 @@ from reason.budget import Budget
 from reason.errors import ConfigError, ReasonError
 from reason.registry import registry
 from reason.searcher import Searcher
+from reason.tasks import task_style
+from reason.thinking import ThinkingOptions, with_thinking
 from reason.types import Frozen, Problem, SearchResult
 from reason.watch import SearchCancelled, SearchProgress, WatchedGenerator
 
@@ -201,9 +205,15 @@ class _Job:
             searcher = make_searcher(strategy, **params)
         except ReasonError as exc:
             raise RequestError(400, str(exc), param="reason.params") from None
+        searcher = with_thinking(searcher, _thinking(extra))
+        task = str(extra.get("task") or config.task)
+        try:
+            task_style(task)
+        except ReasonError as exc:
+            raise RequestError(400, str(exc), param="reason.task") from None
         options = body.get("stream_options") or {}
         return cls(question, strategy, searcher, model, chat, bool(body.get("stream")),
-                   bool(options.get("include_usage")), str(extra.get("task") or config.task))
+                   bool(options.get("include_usage")), task)
 
     def run(self, engine: Engine, on_call: Any, cancelled: Any) -> SearchResult:
         watched = WatchedGenerator(engine.shared_generator, self.task, on_call, cancelled)
@@ -226,6 +236,19 @@ class _Job:
         body = {"id": f"chatcmpl-{self.trace_id}", "object": "chat.completion.chunk", "created": self.created,
                 "model": self.model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
         return f"data: {json.dumps(body)}\n\n"
+
+
+def _thinking(extra: dict[str, Any]) -> ThinkingOptions | None:
+    """`reason.thinking`: a thinking budget for this request's calls (over the server's own, if any)."""
+    given = extra.get("thinking")
+    if given is None:
+        return None
+    if not isinstance(given, dict):
+        raise RequestError(400, "'reason.thinking' must be an object", param="reason.thinking")
+    try:
+        return ThinkingOptions(**given)
+    except (ReasonError, TypeError) as exc:
+        raise RequestError(400, f"invalid reason.thinking: {exc}", param="reason.thinking") from None
 
 
 def _question(body: dict, chat: bool) -> str:

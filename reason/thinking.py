@@ -15,6 +15,8 @@ two backend calls or more (think, any extensions, answer). Calls without a budge
 Serving frameworks' own caps are not relied on (they are reported not to hold, sglang#25536): the cap here is
 the think call's `max_tokens`, which every backend honours.
 A template that opens the span by itself in the generation prompt wants `open_tag=""`.
+`ThinkingOptions` is the same set of options as data (a bench run's `thinking`), and `with_thinking` gives
+any searcher a budget for all its calls, wherever it runs (a thread here, a Ray task).
 Leaves out: spans that are not tag-delimited; counting again the prompt tokens of the extend and answer calls
 (the prompt plus the thinking so far, which a prefix cache does not recompute).
 """
@@ -23,9 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
+
+from pydantic import Field, model_validator
 
 from reason.generator import Generator
-from reason.types import ChatPrompt, Completion, Prompt, SamplingParams
+from reason.searcher import Searcher
+from reason.types import ChatPrompt, Completion, Frozen, Problem, Prompt, SamplingParams, SearchResult
 
 
 def extend_prompt(prompt: Prompt, more: str) -> Prompt:
@@ -134,3 +140,56 @@ def _phase(params: SamplingParams, **update: object) -> SamplingParams:
 def _closed(completion: Completion) -> bool:
     """Did the model end its span itself (at the close tag, or by ending its turn) rather than run into the cap?"""
     return completion.finish_reason != "length"
+
+
+class ThinkingOptions(Frozen):
+    """`ThinkingBudget`'s options as data: the budgets every call gets unless its own params set theirs."""
+
+    max_thinking_tokens: int | None = Field(default=None, ge=1)
+    min_thinking_tokens: int | None = Field(default=None, ge=1)
+    open_tag: str = "<think>"
+    close_tag: str = "</think>"
+    wait: str = "Wait"
+    max_extensions: int = Field(default=4, ge=0)
+
+    @model_validator(mode="after")
+    def _floor_under_cap(self) -> ThinkingOptions:
+        SamplingParams(max_thinking_tokens=self.max_thinking_tokens, min_thinking_tokens=self.min_thinking_tokens)
+        return self
+
+
+@dataclass(frozen=True)
+class ThinkingSearcher:
+    """A searcher whose every model call goes through a `ThinkingBudget` with these options."""
+
+    inner: Searcher
+    options: ThinkingOptions
+
+    @property
+    def strategy(self) -> str:
+        return str(getattr(self.inner, "strategy", "?"))
+
+    def search(self, problem: Problem, generator: Generator) -> SearchResult:
+        return self.inner.search(problem, ThinkingBudget(generator, **self.options.model_dump()))
+
+    def __getattr__(self, item: str) -> Any:  # the searcher's own fields (budget, n, ...) read through
+        if item.startswith("_") or item in ("inner", "options"):  # unpickling asks before `inner` is set
+            raise AttributeError(item)
+        return getattr(self.inner, item)
+
+
+def with_thinking(searcher: Searcher, options: ThinkingOptions | None) -> Searcher:
+    """`searcher` with a thinking budget on all its calls; itself when `options` is None."""
+    # a Searcher by shape (its strategy is the inner one's, a property where the protocol has a class attribute)
+    return searcher if options is None else cast(Searcher, ThinkingSearcher(searcher, options))
+
+
+def thinking_options(max_thinking_tokens: int | None, min_thinking_tokens: int | None) -> ThinkingOptions | None:
+    """The options for these budgets with the default tags; None when neither is set (no budget at all).
+
+    A floor over the cap is a `ConfigError`.
+    """
+    if max_thinking_tokens is None and min_thinking_tokens is None:
+        return None
+    SamplingParams(max_thinking_tokens=max_thinking_tokens, min_thinking_tokens=min_thinking_tokens)  # the plain message
+    return ThinkingOptions(max_thinking_tokens=max_thinking_tokens, min_thinking_tokens=min_thinking_tokens)

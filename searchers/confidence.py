@@ -3,7 +3,10 @@
 Token confidence is minus the mean log-probability of the top-k candidate tokens at a position (high when
 the distribution is peaked). A trace's confidence: "lowest-group" (the weakest mean over any `window`
 consecutive tokens), "bottom-10-group" (the mean of the lowest 10% of those), "tail" (the last `window`
-tokens), "average" (the whole trace).
+tokens), "average" (the whole trace). `keep_threshold` is the filter's bar: the confidence at the
+(1 - keep) percentile. Each follows the DeepConf authors' own code (their `deepconf` package, checked
+against it in tests/test_deepconf_reference.py): the bottom 10% is int(10% of the windows), at least one;
+percentiles interpolate linearly between ranks, as numpy's do.
 Leaves out: choosing what to do with it (`deepconf` filters and weighs; the "confidence" vote rule weighs).
 """
 
@@ -50,5 +53,19 @@ def trace_confidence(tokens: Sequence[TokenLogprob], measure: Measure, window: i
     groups = group_confidences(tokens, window)
     if measure == "lowest-group":
         return min(groups)
-    lowest = sorted(groups)[: max(1, math.ceil(0.1 * len(groups)))]
+    lowest = sorted(groups)[: max(1, int(0.1 * len(groups)))]
     return sum(lowest) / len(lowest)
+
+
+def keep_threshold(confidences: Sequence[float], keep: float) -> float:
+    """The bar a trace's confidence must reach to be in the `keep` share: the (1 - keep) percentile.
+
+    Example: keep_threshold([1, 2, 3, 4], 0.5) -> 2.5 (two of four reach it)
+    """
+    ranked = sorted(confidences)
+    if not ranked:
+        return 0.0
+    position = (len(ranked) - 1) * (1 - keep)
+    below = math.floor(position)
+    above = min(below + 1, len(ranked) - 1)
+    return ranked[below] + (ranked[above] - ranked[below]) * (position - below)

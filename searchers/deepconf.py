@@ -9,10 +9,11 @@ when the model was sure). A trace's confidence is one of the paper's measures, b
 - "tail": the mean token confidence over the trace's last `window` tokens;
 - "average": the mean token confidence over the whole trace.
 The `keep` share of traces with the highest confidence vote (the paper's eta: 0.1 is DeepConf-low,
-0.9 DeepConf-high); each weighs its confidence (`select="weighted"`), or use another vote rule.
+0.9 DeepConf-high): those at or above the (1 - keep) percentile of the confidences, as the authors' code
+draws the line; each weighs its confidence (`select="weighted"`), or use another vote rule.
 
 `mode="offline"` draws all n traces whole, then filters. `mode="online"` (the paper's Algorithm 2) draws
-`warmup` traces whole; the threshold is the lowest confidence among their `keep` share; the other n - warmup
+`warmup` traces whole; the threshold is the (1 - keep) percentile of their confidences; the other n - warmup
 traces are generated `chunk_tokens` at a time (one batched call per round, each trace continuing its own
 text) and a trace is stopped as soon as any window of it falls below the threshold (the measure is
 "lowest-group"). Stopped traces do not vote; their tokens are spent and counted in the ledger, and the trace
@@ -22,7 +23,6 @@ once the vote is settled) and checking at every token (here: at the end of each 
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
@@ -33,7 +33,7 @@ from reason.budget import Budget, BudgetedGenerator
 from reason.errors import ConfigError
 from reason.generator import Generator, supports_logprobs
 from reason.searcher import SearcherConfig
-from reason.searchers.confidence import Measure, group_confidences, trace_confidence
+from reason.searchers.confidence import Measure, group_confidences, keep_threshold, trace_confidence
 from reason.searchers.sampling import draw_completions, finish, sample_tree, to_sample
 from reason.tasks import task_style
 from reason.types import ChatPrompt, Completion, Problem, SamplingParams, SearchResult, TokenLogprob
@@ -90,7 +90,8 @@ class DeepConf(SearcherConfig):
         completions = draw_completions(metered, style.prompt(problem), params)
         confident = sorted(((trace_confidence(c.logprobs or (), self.measure, self.window), i, c)
                             for i, c in enumerate(completions)), key=lambda t: (-t[0], t[1]))
-        voting = confident[: max(1, math.ceil(self.keep * len(confident)))] if confident else []
+        bar = keep_threshold([conf for conf, _, _ in confident], self.keep)
+        voting = [entry for entry in confident if entry[0] >= bar]
         samples = [to_sample(c, style).model_copy(update={"score": conf}) for conf, _, c in voting]
         trace = {"confidences": [round(conf, 4) for conf, _, _ in confident], "kept": len(voting),
                  "dropped": len(confident) - len(voting), "measure": self.measure}
@@ -106,8 +107,7 @@ class DeepConf(SearcherConfig):
         prompt = style.prompt(problem)
         warm = draw_completions(metered, prompt, self._params(min(self.warmup, self.n)))
         confidences = [trace_confidence(c.logprobs or (), self.measure, self.window) for c in warm]
-        kept = sorted(confidences, reverse=True)[: max(1, math.ceil(self.keep * len(confidences)))]
-        threshold = kept[-1] if kept else 0.0
+        threshold = keep_threshold(confidences, self.keep)
         traces = self._grow(metered, prompt, self.n - len(warm), threshold) if warm else []
         stopped = [t for t in traces if t.stopped]
         finished = [(conf, c) for conf, c in zip(confidences, warm)]

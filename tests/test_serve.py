@@ -111,6 +111,33 @@ def test_errors_have_openais_shape(server):
     assert "takes no parameter 'width'" in bad_param.value.body["message"]
     with pytest.raises(openai.AuthenticationError):
         ask(server.client(key="wrong"), extra_body={"reason": {"budget": {"tokens": 3000}}})
+    with pytest.raises(openai.BadRequestError) as bad_task:  # refused up front, not a 500 mid-search
+        ask(client, extra_body={"reason": {"task": "poetry", "budget": {"tokens": 3000}}})
+    assert bad_task.value.body["param"] == "reason.task" and "poetry" in bad_task.value.body["message"]
+    with pytest.raises(openai.BadRequestError) as bad_thinking:
+        ask(client, extra_body={"reason": {"thinking": {"max_thinking_tokens": 5, "min_thinking_tokens": 9},
+                                           "budget": {"tokens": 3000}}})
+    assert bad_thinking.value.body["param"] == "reason.thinking" and "is over" in bad_thinking.value.body["message"]
+
+
+def _reasoner(prompt, params):
+    """A reasoning model: 20 words of thought (a decoy answer first) and a closed span; after it, the sum."""
+    if "</think>" in prompt.rsplit("assistant:", 1)[-1]:
+        return _answer(prompt.rsplit("assistant:", 1)[0], params)  # the question, not the thought
+    return " ".join(["the", "answer", "is", "1"] + ["hmm"] * 16) + " </think>"
+
+
+def test_a_request_s_thinking_budget_caps_the_span_and_keeps_it_out_of_the_answer():
+    running = Server(ServeConfig(strategy="cot"), script=_reasoner)
+    try:
+        response = ask(running.client(), extra_body={"reason": {"thinking": {"max_thinking_tokens": 6}}})
+        assert response.choices[0].message.content == "3 + 4 = 7.\nThe answer is 7."
+        reason = response.model_extra["reason"]
+        assert reason["answer"] == "7" and reason["compute"]["thinking_tokens"] == 6
+        plain = ask(running.client())  # no budget: the span is the text, and its decoy the answer
+        assert plain.model_extra["reason"]["answer"] == "1"
+    finally:
+        running.stop()
 
 
 def test_streaming_sends_progress_before_the_answer_and_the_same_text(server):

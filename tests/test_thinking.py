@@ -11,7 +11,7 @@ from reason.errors import ConfigError
 from reason.generator import MeteredGenerator
 from reason.testing import FakeGenerator
 from reason.thinking import ThinkingBudget
-from reason.types import ChatMessage, ChatPrompt, SamplingParams
+from reason.types import ChatMessage, ChatPrompt, Problem, SamplingParams
 
 PROMPT = ChatPrompt(messages=(ChatMessage(role="user", content="What is 3 + 4?"),))
 
@@ -127,4 +127,85 @@ def test_solve_takes_thinking_budgets_and_refuses_a_floor_over_the_cap():
     assert result["answer"] == "4" and result["compute"]["thinking_tokens"] == 5
     assert result["samples"][0]["thinking"] == "the answer is 3 hmm"
     refused = runner.invoke(app, ["solve", "Q?", *fake, "--max-thinking-tokens", "5", "--min-thinking-tokens", "9"])
+    assert refused.exit_code == 2 and "min_thinking_tokens=9 is over max_thinking_tokens=5" in refused.output
+
+
+def arithmetic_reasoner() -> FakeGenerator:
+    """Thinks 30 words, the first four a decoy answer ("the answer is 1"), then closes its span; after the span
+    it answers the question "What is a + b?" right."""
+    import re
+
+    def respond(prompt: str, params: SamplingParams) -> str:
+        a, b = map(int, re.findall(r"What is (\d+) \+ (\d+)\?", prompt)[-1])
+        if "</think>" in prompt.rsplit("assistant:", 1)[-1]:
+            return f"The answer is {a + b}."
+        return " ".join(["the", "answer", "is", "1"] + ["hmm"] * 26) + " </think>"
+    return FakeGenerator(respond)
+
+
+def test_a_bench_run_gives_every_call_its_thinking_budget_and_a_resume_keeps_it(tmp_path):
+    from test_bench_support import write_arithmetic
+
+    from reason.bench.errors import RunDirError
+    from reason.bench.records import read_records
+    from reason.bench.runner import RunConfig, run_benchmark
+    from reason.thinking import ThinkingOptions
+
+    data = write_arithmetic(tmp_path / "arith.jsonl", 4)
+    base = dict(dataset=str(data), question_field="q", answer_field="a", id_field="id", backend="fake",
+                strategy="self-consistency", params={"n": 2, "max_tokens": 40}, concurrency=2)
+    plain = run_benchmark(RunConfig(**base), tmp_path / "plain", arithmetic_reasoner())
+    assert plain.summary.correct == 0  # without a budget the span is the text: its decoy "1" is read as the answer
+    config = RunConfig(**base, thinking=ThinkingOptions(max_thinking_tokens=10))
+    capped = run_benchmark(config, tmp_path / "capped", arithmetic_reasoner())
+    assert capped.summary.correct == 4
+    for record in read_records(tmp_path / "capped"):
+        assert record.compute.thinking_tokens == 2 * 10  # two samples, each span cut at the cap
+        assert all(s.thinking.startswith("the answer is 1") and s.answer == record.reference for s in record.samples)
+    with pytest.raises(RunDirError, match="thinking"):
+        run_benchmark(RunConfig(**base, thinking=ThinkingOptions(max_thinking_tokens=20)), tmp_path / "capped",
+                      arithmetic_reasoner())
+
+
+def test_bench_run_takes_the_thinking_flags_and_refuses_a_floor_over_the_cap(tmp_path):
+    import json
+
+    from test_bench_support import write_arithmetic
+    from typer.testing import CliRunner
+
+    from reason.bench_cli import bench_app
+
+    data = write_arithmetic(tmp_path / "arith.jsonl", 2)
+    args = [str(data), "--question-field", "q", "--answer-field", "a", "--id-field", "id", "--backend", "fake",
+            "--backend-opt", 'script=["The answer is 3."]', "--backend-opt", "cycle=true", "-q"]
+    done = CliRunner().invoke(bench_app, [*args, "--out", str(tmp_path / "run"), "--max-thinking-tokens", "5"])
+    assert done.exit_code == 0, done.output
+    stored = json.loads((tmp_path / "run" / "run.json").read_text())["config"]["thinking"]
+    assert stored["max_thinking_tokens"] == 5 and stored["min_thinking_tokens"] is None
+    refused = CliRunner().invoke(bench_app, [*args, "--out", str(tmp_path / "bad"), "--max-thinking-tokens", "5",
+                                             "--min-thinking-tokens", "9"])
+    assert refused.exit_code == 2 and "min_thinking_tokens=9 is over max_thinking_tokens=5" in refused.output
+    assert not (tmp_path / "bad").exists()
+
+
+def test_a_searcher_with_a_thinking_budget_travels_by_pickle_as_ray_sends_it():
+    import pickle
+
+    from reason.searchers.self_consistency import SelfConsistency
+    from reason.thinking import ThinkingOptions, with_thinking
+
+    searcher = with_thinking(SelfConsistency(n=2), ThinkingOptions(max_thinking_tokens=10))
+    copy = pickle.loads(pickle.dumps(searcher))
+    assert copy == searcher and copy.strategy == "self-consistency" and copy.n == 2
+    result = copy.search(Problem(question="What is 1 + 2?"), arithmetic_reasoner())
+    assert result.answer == "3" and result.compute.thinking_tokens == 20
+
+
+def test_reason_serve_refuses_a_floor_over_the_cap_before_it_loads_a_model():
+    from typer.testing import CliRunner
+
+    from reason.cli import app
+
+    refused = CliRunner().invoke(app, ["serve", "--backend", "fake", "--max-thinking-tokens", "5",
+                                       "--min-thinking-tokens", "9"])
     assert refused.exit_code == 2 and "min_thinking_tokens=9 is over max_thinking_tokens=5" in refused.output

@@ -96,7 +96,7 @@ class Grader:
                 SampleRecord(
                     text=sample.text, answer=sample.answer, finish_reason=sample.finish_reason,
                     generated_tokens=sample.generated_tokens, score=sample.score, correct=correct,
-                    group=group_of.get(index),
+                    group=group_of.get(index), thinking=sample.thinking,
                 )
             )
         return records

@@ -50,6 +50,8 @@ class SampleRecord(Frozen):
     group: int | None = None
     """Which distinct answer of this problem the sample gave (task equivalence, first-seen order);
     None when it gave none. maj@k votes by these, whatever vote rule picked the prediction."""
+    thinking: str | None = None
+    """A reasoning model's thinking span behind `text`, under a thinking budget (the run's `thinking`)."""
 
 
 class CacheCounts(Frozen):

@@ -42,6 +42,7 @@ from reason.errors import ConfigError
 from reason.generator import Generator
 from reason.registry import registry
 from reason.searcher import Searcher
+from reason.thinking import ThinkingOptions, with_thinking
 from reason.types import Frozen, Problem, SearchResult
 from reason.voting import vote_name, vote_rule
 from reason.watch import SearchProgress, WatchedGenerator
@@ -68,6 +69,8 @@ class RunConfig(Frozen):
     strategy: str = "cot"
     params: dict[str, Any] = Field(default_factory=dict)
     """The searcher's own parameters (e.g. n, temperature, max_tokens)."""
+    thinking: ThinkingOptions | None = None
+    """Reasoning models: a thinking budget on every model call (reason.thinking)."""
     backend: str = "vllm"
     backend_options: dict[str, Any] = Field(default_factory=dict)
     verifier: str = "match"
@@ -88,7 +91,7 @@ class RunConfig(Frozen):
         return FieldMap(self.question_field or "question", self.answer_field or "answer", self.id_field)
 
 
-PINNED = ("dataset", "question_field", "answer_field", "id_field", "task", "strategy", "params",
+PINNED = ("dataset", "question_field", "answer_field", "id_field", "task", "strategy", "params", "thinking",
           "backend", "verifier", "vote")
 """Config fields a resumed run must share with the stored one. Limit, concurrency and cache may change;
 so may backend options (mostly resources: memory, URLs, timeouts) — a change is logged, and the model
@@ -152,7 +155,7 @@ def run_benchmark(
     run_dir = Path(run_dir)
     if pools is not None and generator is not None:
         raise ConfigError("a pooled run builds a generator in each replica; give the pool its generator factory")
-    searcher = make_searcher(config.strategy, **config.params)
+    searcher = with_thinking(make_searcher(config.strategy, **config.params), config.thinking)
     grader = Grader(registry.get("verifier", config.verifier)(), _vote_rule(config.vote), run_dir)
     dataset = load_dataset(config.dataset, config.field_map(), config.task)
     problems = _select(dataset, config.limit, only_ids)

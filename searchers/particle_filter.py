@@ -2,15 +2,20 @@
 Inference-Time Scaling of LLMs using Particle-Based Monte Carlo Methods"; its_hub's search).
 
 `n` particles start at the root. Each step extends every open particle by one step (one model call for
-all of them), the PRM scores the new steps, and each particle's weight is the softmax of its aggregated
-PRM value over all particles (`weight_temperature`). Open particles are then resampled with replacement
-in proportion to their weights — a soft beam: a strong path gets several copies, a weak one may survive,
-nothing collapses onto one path at once. With `ess_threshold`, resampling happens only when the effective
-sample size `1 / sum(w^2)` falls under that share of the particles (else they keep going as they are).
-A finished particle stays finished with its weight. It stops when every particle has finished, the step
-cap ends every path, or the budget is spent; the answer is chosen among the finished particles by
-`select` ("weighted" by default: PRM values summed per answer).
-Leaves out: the paper's Gibbs / parallel-tempering variants, and steering the policy by the weights.
+all of them) and the PRM scores the new steps. A particle's weight is the softmax, over the whole
+population, of its PRM value turned into a log-weight: `weight="logit"` takes log(p / (1 - p)) of the
+value (the authors' recipe in its_hub: a 0.9 step weighs 81 times a 0.1 step), `weight="score"` the value
+itself (much softer); either is divided by `weight_temperature`. The population — open and finished
+particles together, a finished one with its final weight — is then resampled with replacement in
+proportion to the weights: a strong path gets several copies, a weak one may survive, nothing collapses
+onto one path at once, and a finished solution the PRM likes takes slots (whose copies cost nothing
+more) from open ones it does not. With `ess_threshold`, resampling happens only when the effective
+sample size `1 / sum(w^2)` falls under that share of the particles. It stops when every particle has
+finished, the step cap ends every path, or the budget is spent; the answer is chosen among the final
+population (copies count) by `select`: "weighted" (PRM values summed per answer, the population's
+estimate) by default, or "best" (the heaviest particle, its_hub's default).
+Checked against the authors' code: tests/test_searchers_particle.py reproduces its_hub's weights.
+Leaves out: the paper's particle Gibbs / parallel-tempering variants, and steering the policy by the weights.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
+from collections.abc import Callable
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -43,9 +49,11 @@ class ParticleFilter(StepSearchConfig):
     n: int = Field(default=8, ge=1)
     """Particles."""
     weight_temperature: float = Field(default=1.0, gt=0)
-    """Softmax temperature on the particles' PRM values: lower sharpens the weights toward the best."""
+    """Softmax temperature on the particles' log-weights: lower sharpens the weights toward the best."""
     resampling: Literal["multinomial", "systematic"] = "multinomial"
     """How copies are drawn: independent draws, or one draw spread evenly (lower variance)."""
+    weight: Literal["logit", "score"] = "logit"
+    """A particle's log-weight from its PRM value p: log(p / (1 - p)) (the authors'), or p itself (softer)."""
     ess_threshold: float | None = Field(default=None, gt=0, le=1)
     """Resample only when the effective sample size is under this share of the particles; None: every step."""
     select: str = "weighted"
@@ -53,43 +61,45 @@ class ParticleFilter(StepSearchConfig):
     def search(self, problem: Problem, generator: Generator) -> SearchResult:
         run = self.start(problem, generator)
         rng = random.Random(self.seed)
-        particles, finished, steps, resamples, ess_log = [ROOT] * self.n, [], 0, 0, []
-        while particles:
-            children = self._extend(run, particles)
-            if not children:
+        population, steps, resamples, ess_log = [ROOT] * self.n, 0, 0, []
+        while not all(self._finished(run, p) for p in population):
+            grown = self._extend(run, [p for p in population if not self._finished(run, p)])
+            new = [c for children in grown.values() for c in children]
+            if not new:
                 break  # budget spent
             steps += 1
-            run.score(children)
-            finished += [c for c in children if run.tree.node(c).terminal]
-            particles = [c for c in children if not run.tree.node(c).terminal]
-            if not particles:
-                break
-            weights = self.weights(run, particles)
+            run.score(new)
+            # each open particle moves to one of its node's new children; one the budget left without stays put
+            population = [p if self._finished(run, p) or not grown.get(p) else grown[p].pop() for p in population]
+            weights = self.weights(run, population)
             ess = effective_sample_size(weights)
             ess_log.append(round(ess, 3))
-            if self.ess_threshold is None or ess < self.ess_threshold * len(particles):
-                particles = self._resample(rng, particles, weights)
+            if self.ess_threshold is None or ess < self.ess_threshold * len(population):
+                population = self._resample(rng, population, weights)
                 resamples += 1
-        finals = finished or particles
-        trace = {"steps": steps, "resamples": resamples, "ess": ess_log, "finished": len(finished)}
-        return run.result(self.strategy, finals, trace)
+        finished = [p for p in population if self._finished(run, p)]
+        trace = {"steps": steps, "resamples": resamples, "ess": ess_log,
+                 "finished": len(finished), "distinct_finished": len(set(finished))}
+        return run.result(self.strategy, finished or population, trace)
 
-    def _extend(self, run: SearchRun, particles: list[int]) -> list[int]:
-        """One next step for every particle: a node held by c particles is sampled c times (n=c, so seeded
-        samples still differ); one model call per distinct number of copies."""
+    @staticmethod
+    def _finished(run: SearchRun, node: int) -> bool:
+        return node != ROOT and run.tree.node(node).terminal
+
+    def _extend(self, run: SearchRun, particles: list[int]) -> dict[int, list[int]]:
+        """One next step for every open particle: a node held by c particles is sampled c times (n=c, so
+        seeded samples still differ); one model call per distinct number of copies. A node gets fewer
+        children (or none) when the budget cannot pay for all."""
         copies = Counter(particles)
-        children: list[int] = []
+        grown: dict[int, list[int]] = {}
         for count in sorted(set(copies.values())):
             nodes = [node for node, held in copies.items() if held == count]
-            grown = run.expand(nodes, count)
-            if not grown:
-                return []  # budget spent
-            children += grown
-        return children
+            grown.update(zip(nodes, run.expand_each(nodes, count)))
+        return grown
 
     def weights(self, run: SearchRun, nodes: list[int]) -> list[float]:
-        """Softmax of the nodes' aggregated PRM values at `weight_temperature` (normalised over `nodes`)."""
-        values = [run.value(n) / self.weight_temperature for n in nodes]
+        """Softmax over `nodes` of their log-weights (`weight`) at `weight_temperature`."""
+        values = [WEIGHTS[self.weight](run.value(n)) / self.weight_temperature for n in nodes]
         top = max(values)
         raw = [math.exp(v - top) for v in values]
         total = sum(raw)
@@ -100,6 +110,16 @@ class ParticleFilter(StepSearchConfig):
         if self.resampling == "multinomial":
             return rng.choices(particles, weights=weights, k=len(particles))
         return systematic(rng, particles, weights)
+
+
+def logit(p: float) -> float:
+    """log(p / (1 - p)), with p clipped to [1e-7, 1 - 1e-7] as its_hub clips it (a 0 or 1 score stays finite)."""
+    p = min(max(p, 1e-7), 1 - 1e-7)
+    return math.log(p / (1 - p))
+
+
+WEIGHTS: dict[str, Callable[[float], float]] = {"logit": logit, "score": float}
+"""A particle's log-weight from its PRM value, by name."""
 
 
 def effective_sample_size(weights: list[float]) -> float:

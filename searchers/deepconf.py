@@ -17,8 +17,10 @@ draws the line; each weighs its confidence (`select="weighted"`), or use another
 traces are generated `chunk_tokens` at a time (one batched call per round, each trace continuing its own
 text) and a trace is stopped as soon as any window of it falls below the threshold (the measure is
 "lowest-group"). Stopped traces do not vote; their tokens are spent and counted in the ledger, and the trace
-says how many traces and tokens were stopped. Leaves out: the paper's consensus stop (ending the whole search
-once the vote is settled) and checking at every token (here: at the end of each chunk).
+says how many traces and tokens were stopped. With `consensus` (the paper's tau), the traces still growing
+are stopped once one answer holds that share of the confidence-weighted votes of the traces finished so far
+(the paper's consensus stop; the authors' own package leaves it out). Leaves out: checking at every token
+(here: at the end of each chunk).
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ from reason.generator import Generator, supports_logprobs
 from reason.searcher import SearcherConfig
 from reason.searchers.confidence import Measure, group_confidences, keep_threshold, trace_confidence
 from reason.searchers.sampling import draw_completions, finish, sample_tree, to_sample
-from reason.tasks import task_style
+from reason.tasks import TaskStyle, task_style
 from reason.types import ChatPrompt, Completion, Problem, SamplingParams, SearchResult, TokenLogprob
+from reason.voting import weighted
 
 
 class DeepConf(SearcherConfig):
@@ -71,6 +74,9 @@ class DeepConf(SearcherConfig):
     """Online: traces drawn whole to set the threshold (the paper's N_init)."""
     chunk_tokens: int = Field(default=64, ge=1)
     """Online: tokens generated per round before the running traces are checked."""
+    consensus: float | None = Field(default=None, gt=0.5, le=1)
+    """Online: once one answer holds this share of the confidence-weighted votes of the finished traces, the
+    traces still growing are stopped (the paper's tau, 0.95); None: every trace runs to its end or its bar."""
 
     @model_validator(mode="after")
     def _online_reads_windows(self) -> DeepConf:
@@ -108,24 +114,35 @@ class DeepConf(SearcherConfig):
         warm = draw_completions(metered, prompt, self._params(min(self.warmup, self.n)))
         confidences = [trace_confidence(c.logprobs or (), self.measure, self.window) for c in warm]
         threshold = keep_threshold(confidences, self.keep)
-        traces = self._grow(metered, prompt, self.n - len(warm), threshold) if warm else []
-        stopped = [t for t in traces if t.stopped]
-        finished = [(conf, c) for conf, c in zip(confidences, warm)]
-        finished += [(trace_confidence(t.logprobs, self.measure, self.window), t.completion()) for t in traces
-                     if not t.stopped]
-        voting = sorted(((conf, c) for conf, c in finished if conf >= threshold), key=lambda x: -x[0])
+        voting = [(conf, c) for conf, c in zip(confidences, warm) if conf >= threshold]
+        traces = self._grow(metered, prompt, self.n - len(warm), threshold, voting, style) if warm else []
+        stopped = [t for t in traces if t.stopped == "confidence"]
+        settled = [t for t in traces if t.stopped == "consensus"]
+        voting.sort(key=lambda x: -x[0])
         samples = [to_sample(c, style).model_copy(update={"score": conf}) for conf, c in voting]
+        finished = len(warm) + sum(1 for t in traces if not t.stopped)
         trace = {"mode": "online", "threshold": round(threshold, 4), "warmup": len(warm), "voting": len(voting),
                  "early_stopped": len(stopped), "early_stopped_tokens": sum(t.tokens for t in stopped),
-                 "dropped_finished": len(finished) - len(voting), "measure": self.measure}
+                 "consensus_stopped": len(settled), "consensus_stopped_tokens": sum(t.tokens for t in settled),
+                 "dropped_finished": finished - len(voting), "measure": self.measure}
         tree = sample_tree(samples, metered.root_prompt_tokens)
         return finish(self.strategy, problem, samples, metered.compute(), started, self.select, tree, trace)
 
-    def _grow(self, metered: BudgetedGenerator, prompt: ChatPrompt, count: int, threshold: float) -> list[_Trace]:
-        """`count` traces generated a chunk at a time; a trace stops when a window falls below `threshold`."""
+    def _grow(self, metered: BudgetedGenerator, prompt: ChatPrompt, count: int, threshold: float,
+              voting: list[tuple[float, Completion]], style: TaskStyle) -> list[_Trace]:
+        """`count` traces generated a chunk at a time; a trace stops when a window falls below `threshold`.
+
+        A trace that finishes at or above it joins `voting`; with `consensus`, before each round, the traces
+        still growing are stopped once one answer holds that share of the confidence-weighted votes (the
+        warm-up's included: a settled warm-up grows nothing more).
+        """
         traces = [_Trace() for _ in range(count)]
         live = list(traces)
         while live:
+            if self.consensus is not None and _settled(voting, style, self.consensus):
+                for trace in live:
+                    trace.stopped = "consensus"
+                break
             chunk = min(self.chunk_tokens, self.max_tokens - live[0].tokens)
             live = live[: metered.affordable(len(live), chunk)]  # what the budget cannot pay for ends here
             if not live:
@@ -138,9 +155,21 @@ class DeepConf(SearcherConfig):
             for trace, completion in zip(live, outputs):
                 trace.extend(completion)
                 groups = group_confidences(trace.logprobs, self.window) if len(trace.logprobs) >= self.window else []
-                trace.stopped = bool(groups) and min(groups) < threshold and not trace.ended(self.max_tokens)
+                if groups and min(groups) < threshold and not trace.ended(self.max_tokens):
+                    trace.stopped = "confidence"
+                elif trace.ended(self.max_tokens):
+                    confidence = trace_confidence(trace.logprobs, self.measure, self.window)
+                    if confidence >= threshold:  # one that ends within its last window may end under the bar
+                        voting.append((confidence, trace.completion()))
             live = [t for t in live if not t.stopped and not t.ended(self.max_tokens)]
         return traces
+
+def _settled(voting: list[tuple[float, Completion]], style: TaskStyle, tau: float) -> bool:
+    """Does one answer hold `tau` of the confidence-weighted votes (the paper's beta >= tau)?"""
+    samples = [to_sample(c, style).model_copy(update={"score": conf}) for conf, c in voting]
+    candidates = weighted(samples, style.equivalent)
+    total = sum(c.score or 0.0 for c in candidates)
+    return bool(candidates) and total > 0 and (candidates[0].score or 0.0) >= tau * total
 
 
 @dataclass
@@ -152,7 +181,8 @@ class _Trace:
     logprobs: list[TokenLogprob] = field(default_factory=list)
     tokens: int = 0
     finish_reason: str = "length"
-    stopped: bool = False
+    stopped: str = ""
+    """Why it was stopped before its end ("confidence", "consensus"); "" while it runs or once it finished."""
 
     def extend(self, completion: Completion) -> None:
         self.text += completion.text

@@ -27,7 +27,7 @@ def test_token_and_group_confidence():
     assert trace_confidence(tokens, "lowest-group", 2) == 1.0
     assert trace_confidence(tokens, "average", 2) == pytest.approx(1.8)
     assert trace_confidence(tokens, "tail", 4) == 1.0
-    assert trace_confidence(tokens, "bottom-10-group", 2) == 1.0  # ceil(0.1 * 9) = 1 group, the lowest
+    assert trace_confidence(tokens, "bottom-10-group", 2) == 1.0  # int(0.1 * 9) = 0, at least 1 group: the lowest
 
 
 SURE = (-0.01, -8.0, -8.0)
@@ -157,3 +157,17 @@ def test_online_mode_on_the_bundled_model(vllm_generator):
     assert trace["warmup"] == 2 and trace["voting"] == len(result.samples) >= 1
     assert result.compute.model_calls >= 2  # the warm-up call, then rounds of chunks
     assert trace["early_stopped_tokens"] <= result.compute.generated_tokens
+
+
+def test_a_settled_warm_up_grows_nothing_more_with_a_consensus_stop():
+    generator = FakeGenerator(["Three and four.\nThe answer is 7."], cycle=True)
+    searcher = DeepConf(n=8, keep=0.9, window=4, max_tokens=64, mode="online", warmup=3, chunk_tokens=8,
+                        consensus=0.95)
+    result = searcher.search(Q, generator)
+    assert len(generator.calls) == 1 and result.answer == "7"  # the warm-up alone: 3 of 3 agree
+    assert result.trace["consensus_stopped"] == 5 and result.trace["consensus_stopped_tokens"] == 0
+    without = DeepConf(n=8, keep=0.9, window=4, max_tokens=64, mode="online", warmup=3, chunk_tokens=8)
+    generator = FakeGenerator(["Three and four.\nThe answer is 7."], cycle=True)
+    assert without.search(Q, generator).trace["consensus_stopped"] == 0 and len(generator.calls) > 1
+    with pytest.raises(ValueError):
+        DeepConf(consensus=0.5)  # a share a tie can reach settles nothing

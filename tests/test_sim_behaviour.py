@@ -141,6 +141,19 @@ def test_deepconf_online_saves_tokens_at_no_loss_when_confidence_carries_signal_
     assert guessed <= voted + Z * math.sqrt(2) * worst_se(count), (voted, guessed)
 
 
+def test_deepconf_consensus_stop_saves_tokens_at_equal_accuracy():
+    """Fu et al. 2025, Algorithm 2: once one answer holds tau of the confidence-weighted votes, the traces still
+    growing stop. (Traces here grow in lockstep, so it mostly fires on a settled warm-up.)"""
+    count, config = 300, SimConfig(seed=1, signal=1.0)
+    params = {"n": 16, "keep": 0.9, "window": 16, "max_tokens": 256, "mode": "online", "warmup": 4, "chunk_tokens": 16}
+    plain = run("deepconf", count, config, **params)
+    settled = run("deepconf", count, config, consensus=0.95, **params)
+    assert tokens(settled) <= 0.85 * tokens(plain), (tokens(settled), tokens(plain))
+    assert accuracy(plain) - accuracy(settled) <= Z * math.sqrt(2) * worst_se(count), (accuracy(plain), accuracy(settled))
+    assert sum(r.trace["consensus_stopped"] > 0 for r in settled) > count / 10
+    assert all(r.trace["consensus_stopped"] == 0 for r in plain)
+
+
 def test_adaptive_self_consistency_stops_exactly_when_the_margin_is_decisive():
     n, batch, confidence = 12, 2, 0.95
     for result in run("adaptive-sc", 300, n=n, batch=batch, confidence=confidence, max_tokens=256):

@@ -13,6 +13,13 @@ from reason.registry import registry
 from reason.testing import FakeGenerator, FakePRM
 from reason.types import Problem
 
+@pytest.fixture(scope="module", autouse=True)
+def _no_engine_left_behind():
+    """`reason.solve` keeps its engine for the next call; close it so later modules start without one."""
+    yield
+    reason.close_all()
+
+
 NEW = ["adaptive-sc", "beam", "best-of-n", "dvts", "mcts", "refine", "tot-bfs", "tot-dfs"]
 
 

@@ -21,10 +21,12 @@ LLM-judge PRM on the same model):
    virtual loss, `parallel=4`), each tree search with a 1,600-token budget and the
    arithmetic-checking verifier PRM (no PRM tokens, so the ratio is the policy's alone). Prints each
    tree search's tokens/s as a fraction of self-consistency's; target: within 2x. The prefix cache is
-   emptied before each run. Leaves out: the LLM-judge PRM (its tokens would count against the tree).
+   emptied before each run. `--batching micro` hides the engine, so calls are merged as they arrive instead of
+   joining the running batch (reason/backends/continuous.py). Leaves out: the LLM-judge PRM (its tokens would
+   count against the tree).
 
 Usage: python benchmarks/search_bench.py [--block-size 32] [--questions 2] [--repeats 1] [--json out.json]
-       python benchmarks/search_bench.py --throughput 30 [--concurrency 8]   (section 3 only)
+       python benchmarks/search_bench.py --throughput 30 [--concurrency 8] [--batching continuous|micro]   (section 3)
 """
 
 from __future__ import annotations
@@ -152,9 +154,11 @@ def main() -> None:
     parser.add_argument("--throughput", type=int, default=0, metavar="N",
                         help="run section 3 only, on the first N GSM8K test problems")
     parser.add_argument("--concurrency", type=int, default=8, help="problems in flight in section 3")
+    parser.add_argument("--batching", choices=("continuous", "micro"), default="continuous",
+                        help="section 3: vLLM's engine fed request by request (the default), or merged calls")
     args = parser.parse_args()
     if args.throughput:
-        throughput(args.model, args.throughput, args.concurrency, args.json)
+        throughput(args.model, args.throughput, args.concurrency, args.json, args.batching)
         return
 
     from reason.backends.vllm_backend import VLLMGenerator
@@ -222,18 +226,32 @@ THROUGHPUT_RUNS = {  # label: (strategy, params)
 }
 
 
-def throughput(model: str | None, problems: int, concurrency: int, out: Path | None) -> None:
+class MergedCallsOnly:
+    """The backend without its engine showing: `reason bench` then merges calls (the micro-batcher)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name = inner, inner.name
+
+    def generate(self, prompts, params):
+        return self.inner.generate(prompts, params)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def throughput(model: str | None, problems: int, concurrency: int, out: Path | None, batching: str) -> None:
     """Section 3: one engine, one bench run per strategy, generated tokens/s compared with self-consistency's."""
     import tempfile
 
     from reason.backends.vllm_backend import VLLMGenerator
     from reason.bench.runner import RunConfig, run_benchmark
 
-    generator = VLLMGenerator(model=model)
+    engine = VLLMGenerator(model=model)
+    generator = engine if batching == "continuous" else MergedCallsOnly(engine)
     rows = []
     with tempfile.TemporaryDirectory(prefix="search-bench-") as folder:
         for label, (strategy, params) in THROUGHPUT_RUNS.items():
-            if not generator._llm.reset_prefix_cache():
+            if not engine._llm.reset_prefix_cache():
                 raise RuntimeError("vLLM could not reset its prefix cache (requests still running)")
             config = RunConfig(dataset="gsm8k", strategy=strategy, params=params, limit=problems,
                                concurrency=concurrency, cache=None)
@@ -245,7 +263,7 @@ def throughput(model: str | None, problems: int, concurrency: int, out: Path | N
             print("  done:", rows[-1], flush=True)
     generator.close()
     base = rows[0]["tokens_per_s"]
-    print(f"{problems} GSM8K test problems, {concurrency} in flight, no generation cache")
+    print(f"{problems} GSM8K test problems, {concurrency} in flight, no generation cache, {batching} batching")
     print("{:18} {:>9} {:>10} {:>8} {:>9} {:>7} {:>10}".format(
         "strategy", "tokens/s", "SC/this", "tok/prob", "calls/pb", "wall s", "correct"))
     for r in rows:
@@ -254,7 +272,8 @@ def throughput(model: str | None, problems: int, concurrency: int, out: Path | N
         print(f"{r['strategy']:18} {r['tokens_per_s']:9.1f} {ratio:10.2f} {r['mean_generated_tokens']:8.0f} "
               f"{r['mean_model_calls']:9.1f} {r['wall_s']:7.0f} {r['accuracy'] * r['problems']:10.0f}{verdict}")
     if out:
-        out.write_text(json.dumps({"problems": problems, "concurrency": concurrency, "rows": rows}, indent=2))
+        out.write_text(json.dumps({"problems": problems, "concurrency": concurrency, "batching": batching, "rows": rows},
+                                  indent=2))
 
 
 if __name__ == "__main__":

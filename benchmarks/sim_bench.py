@@ -3,8 +3,9 @@ qualities, beside the oracle pass@N curve: the one place where strategies can be
 
 The world: SimConfig(seed=0, signal=1.0) (4 steps of 16 tokens, per-step success ~ Beta(3, 1), four
 Zipf-weighted wrong answers per problem; DeepConf's token confidence is 1 nat higher on sound steps). For each
-N in --ns: self-consistency@N, DeepConf@N offline and online (keep half; online for N > 4 warm-up traces), best-of-N (weighted) and beam search (N beams, width 2)
-and particle filtering (N particles) with the simulated PRM at each AUC; CoT once. The oracle is the closed
+N in --ns: self-consistency@N, DeepConf@N offline and online (keep half; online for N > 4 warm-up traces, also
+with the consensus stop at 0.95), best-of-N (weighted) and beam search (N beams, width 2)
+and particle filtering (N particles, the authors' logit weights) with the simulated PRM at each AUC; CoT once. The oracle is the closed
 form 1 - (1 - q_i)^N, at N whole solutions' tokens. Prints a markdown table; writes a PNG.
 
 Usage: python benchmarks/sim_bench.py [--problems 500] [--ns 1,2,4,8,16] [--aucs 0.95,0.7] [--png docs/sim-curves.png]
@@ -41,6 +42,10 @@ def curves(problems: int, ns: list[int], aucs: list[float]) -> dict[str, list[tu
         "deepconf offline (keep 1/2)": [run("deepconf", problems, n=n, keep=0.5, window=16, max_tokens=256) for n in ns],
         "deepconf online (keep 1/2, 4 warm-up)": [
             run("deepconf", problems, n=n, keep=0.5, window=16, max_tokens=256, mode="online", warmup=4, chunk_tokens=16)
+            for n in ns if n > 4],
+        "deepconf online + consensus 0.95": [
+            run("deepconf", problems, n=n, keep=0.5, window=16, max_tokens=256, mode="online", warmup=4, chunk_tokens=16,
+                consensus=0.95)
             for n in ns if n > 4],
     }
     for auc in aucs:

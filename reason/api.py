@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from reason.backends.batching import MicroBatchingGenerator
+from reason.backends.continuous import ContinuousBatchingGenerator, shared_backend
 from reason.errors import ConfigError
 from reason.generator import Generator
 from reason.registry import registry
@@ -65,17 +66,18 @@ class Engine:
             from reason.thinking import ThinkingBudget
 
             self.generator = ThinkingBudget(self.generator, **thinking)
-        self._shared: MicroBatchingGenerator | None = None
+        self._shared: MicroBatchingGenerator | ContinuousBatchingGenerator | None = None
         self._shared_lock = threading.Lock()
         self.batch_window_s = 0.01
         """How long the shared dispatcher waits for more calls to merge after the first (set before first use)."""
 
     @property
     def shared_generator(self) -> Generator:
-        """The model for calls from several threads at once: one dispatcher merges them into shared batches."""
+        """The model for calls from several threads at once: the in-process vLLM engine fed request by request
+        (continuous batching), else one dispatcher merging calls into shared batches."""
         with self._shared_lock:
             if self._shared is None:
-                self._shared = MicroBatchingGenerator(self.generator, window_s=self.batch_window_s)
+                self._shared = shared_backend(self.generator, window_s=self.batch_window_s)
             return self._shared
 
     def solve(

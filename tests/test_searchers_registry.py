@@ -13,6 +13,7 @@ from reason.registry import registry
 from reason.testing import FakeGenerator, FakePRM
 from reason.types import Problem
 
+
 @pytest.fixture(scope="module", autouse=True)
 def _no_engine_left_behind():
     """`reason.solve` keeps its engine for the next call; close it so later modules start without one."""

@@ -101,6 +101,8 @@ class VLLMGenerator:
     supports_logprobs = True
     supports_prefix_cache = True
     supports_request_seed = True
+    supports_continuous_batching = True
+    """Its engine can be fed request by request (`engine`, `engine_request`, `completions`): reason.backends.continuous."""
 
     def __init__(self, config: VLLMConfig | None = None, **overrides: Any) -> None:
         base = config.model_dump() if config is not None else {}
@@ -177,7 +179,21 @@ class VLLMGenerator:
             raise
         except Exception as exc:
             raise GeneratorError(f"vLLM generation failed: {exc}") from exc
-        return [self._completions(out) for out in outputs]
+        return [self.completions(out) for out in outputs]
+
+    @property
+    def engine(self) -> Any:
+        """vLLM's `LLMEngine` behind this generator (only one thread may drive it)."""
+        return self._llm.llm_engine
+
+    def engine_request(self, prompt: Prompt, params: SamplingParams) -> tuple[Any, Any]:
+        """What `LLMEngine.add_request` takes for one prompt: the model input, and vLLM's params asking for the
+        final output only (as `LLM.generate` asks)."""
+        from vllm.sampling_params import RequestOutputKind
+
+        translated = self._translate(params)
+        translated.output_kind = RequestOutputKind.FINAL_ONLY
+        return self.model_input(prompt), translated
 
     def _abort_unfinished(self) -> None:
         """Drop the requests an interrupted `generate` left in the engine (vLLM does not on its own)."""
@@ -199,7 +215,8 @@ class VLLMGenerator:
             logprobs=params.logprobs,
         )
 
-    def _completions(self, out: Any) -> list[Completion]:
+    def completions(self, out: Any) -> list[Completion]:
+        """A finished `RequestOutput` as our completions, one per sample."""
         prompt_ids = tuple(out.prompt_token_ids or ())
         cached = out.num_cached_tokens or 0
         return [

@@ -33,6 +33,7 @@ from pydantic import Field, model_validator
 from reason.api import make_generator, make_searcher
 from reason.backends.batching import MicroBatchingGenerator
 from reason.backends.cache import CacheOnlyGenerator, CachingGenerator, GenerationCache
+from reason.backends.continuous import ContinuousBatchingGenerator, shared_backend
 from reason.bench.datasets import Dataset, FieldMap, load_dataset
 from reason.bench.errors import RunDirError
 from reason.bench.grading import Grader
@@ -224,7 +225,7 @@ def _execute(todo: list[Problem], searcher: Searcher, gen: Generator | ProblemPo
 
 def _solve_here(todo: list[Problem], searcher: Searcher, gen: Generator, cache: GenerationCache | None,
                 concurrency: int, live: Callable[[Problem, SearchProgress], None] | None = None) -> Iterator[Solved]:
-    backend = MicroBatchingGenerator(gen) if concurrency > 1 else gen
+    backend = shared_backend(gen) if concurrency > 1 else gen
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="reason-bench")
     try:
         futures = [pool.submit(_solve, p, searcher, backend, cache, live) for p in todo]
@@ -232,7 +233,7 @@ def _solve_here(todo: list[Problem], searcher: Searcher, gen: Generator, cache: 
             yield future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        if isinstance(backend, MicroBatchingGenerator):
+        if isinstance(backend, (MicroBatchingGenerator, ContinuousBatchingGenerator)):
             backend.shutdown()
 
 

@@ -1,8 +1,8 @@
 """What runs inside Ray's processes: the replica actor, the generator proxy, the problem task.
 
-`Replica` holds one generator behind a `MicroBatchingGenerator`, so the calls of the
-several problems routed to it merge into batches on one thread (what an in-process
-vLLM engine needs). `solve_problem` runs a plain searcher in a Ray task; the searcher
+`Replica` holds one generator behind `shared_backend` (an in-process vLLM engine fed request
+by request on one thread, else a `MicroBatchingGenerator`), so the calls of the several
+problems routed to it share batches, driven from one thread (what vLLM's engine needs). `solve_problem` runs a plain searcher in a Ray task; the searcher
 sees a `ReplicaClient`, an ordinary `Generator` whose calls go to one replica, wrapped
 in the runner's `CachingGenerator` so compute and cache counts come out as in a local
 run. The generation cache is a `GenerationCache` actor on the driver's node, reached
@@ -21,8 +21,8 @@ from typing import Any
 import ray
 from ray.exceptions import RayActorError, RayError, RayTaskError
 
-from reason.backends.batching import MicroBatchingGenerator
 from reason.backends.cache import CachingGenerator
+from reason.backends.continuous import shared_backend
 from reason.bench.records import CacheCounts
 from reason.distributed.options import DistributedError
 from reason.generator import (
@@ -71,7 +71,7 @@ class Replica:
         except Exception as exc:
             self._error = portable(exc)
             return
-        self._batcher = MicroBatchingGenerator(self._generator)
+        self._batcher = shared_backend(self._generator)
 
     def describe(self) -> ReplicaInfo:
         if self._error is not None:

@@ -164,17 +164,19 @@ def test_the_bundled_model_through_vllm_s_engine(vllm_generator):
         assert len(sampled[0]) == 3 and all(c.logprobs for c in sampled[0])
 
         # a short call made while a long one runs comes back first
-        done: dict[str, float] = {}
+        done: dict[str, tuple[list[list[Completion]], float]] = {}
+        steps = shared.engine_steps
         long = threading.Thread(target=lambda: done.setdefault("long", (shared.generate(
-            ["Write a long story about a dragon."], SamplingParams(temperature=0.8, max_tokens=200, seed=1)),
-            time.perf_counter())[1]))
+            ["1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,"], SamplingParams(temperature=0, max_tokens=150)),  # counts on
+            time.perf_counter())))
         long.start()
-        while shared.engine_steps < 5:
+        while shared.engine_steps < steps + 5:
             time.sleep(0.005)
-        shared.generate(["Say hi."], SamplingParams(temperature=0, max_tokens=3))
-        done["short"] = time.perf_counter()
+        short = shared.generate(["Say hi."], SamplingParams(temperature=0, max_tokens=3))
+        done["short"] = (short, time.perf_counter())
         long.join()
-        assert done["short"] < done["long"]
+        assert done["long"][0][0][0].generated_tokens == 150  # it ran to its cap...
+        assert done["short"][1] < done["long"][1]  # ...and the short call, made meanwhile, came back first
     finally:
         shared.shutdown()
     assert not vllm_generator.engine.has_unfinished_requests()

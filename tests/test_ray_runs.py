@@ -240,3 +240,28 @@ def test_a_sweep_on_ray_finds_the_local_sweep_s_points_with_one_set_of_replicas(
     assert len(started_replica_pids(pid_dir)) == 2  # the replicas loaded their model once for all three runs
     with pytest.raises(ConfigError, match="generator factory"):
         run_sweep(sweep, tmp_path / "bad", arithmetic_generator(), pools=ray_pools(RayOptions()))
+
+
+def reasoner() -> FakeGenerator:
+    """A reasoning model: a 30-word thought opening with a decoy answer ("the answer is 1"), then its span closed;
+    after the span, the sum asked for."""
+    import re
+
+    def respond(prompt, params):
+        a, b = map(int, re.findall(r"What is (\d+) \+ (\d+)\?", prompt)[-1])
+        if "</think>" in prompt.rsplit("assistant:", 1)[-1]:
+            return f"The answer is {a + b}."
+        return " ".join(["the", "answer", "is", "1"] + ["hmm"] * 26) + " </think>"
+
+    return FakeGenerator(respond)
+
+
+def test_a_thinking_budget_travels_with_the_searcher_to_the_ray_workers(tmp_path, data):
+    from reason.thinking import ThinkingOptions
+
+    thinking = config(data, params={"n": 2, "max_tokens": 40}, thinking=ThinkingOptions(max_thinking_tokens=10))
+    local = run_benchmark(thinking, tmp_path / "local", reasoner())
+    remote = run_benchmark(thinking, tmp_path / "ray", pools=ray_pools(on_ray(reasoner)))
+    assert remote.summary.correct == local.summary.correct == 20  # the decoy in the span is never the answer
+    assert records(tmp_path / "ray") == records(tmp_path / "local")
+    assert all(r["compute"]["thinking_tokens"] == 20 for r in records(tmp_path / "ray").values())

@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
 from reason.errors import GeneratorError
 from reason.generator import Generator
@@ -37,7 +38,39 @@ class _Request:
 _STOP = object()
 
 
-class MicroBatchingGenerator:
+class BackendThread:
+    """One thread owns the backend; callers hand it work through `_queue`, and `_STOP` ends it.
+
+    A subclass sets its own fields, then calls this `__init__` (which starts `_loop`), and defines `_loop`.
+    """
+
+    def __init__(self, inner: Generator, thread_name: str) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name=thread_name, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        raise NotImplementedError
+
+    def __getattr__(self, item: str) -> Any:  # capability flags pass through
+        if item.startswith("_") or item == "inner":  # asked before __init__ set them: not the backend's
+            raise AttributeError(item)
+        return getattr(self.inner, item)
+
+    def shutdown(self) -> None:
+        """Stop the thread (the inner generator stays open)."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join()
+
+    def close(self) -> None:
+        self.shutdown()
+        self.inner.close()
+
+
+class MicroBatchingGenerator(BackendThread):
     """Wraps a generator; thread-safe `generate`, one backend call per (batch window, params).
 
     Args:
@@ -51,18 +84,11 @@ class MicroBatchingGenerator:
     """
 
     def __init__(self, inner: Generator, window_s: float = 0.01, max_prompts: int = 256) -> None:
-        self.inner = inner
-        self.name = inner.name
         self.window_s = window_s
         self.max_prompts = max_prompts
         self.backend_calls = 0
         self.merged_requests = 0
-        self._queue: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._loop, name="reason-microbatcher", daemon=True)
-        self._thread.start()
-
-    def __getattr__(self, item: str):  # capability flags pass through
-        return getattr(self.inner, item)
+        super().__init__(inner, "reason-microbatcher")
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
         if not prompts:
@@ -70,16 +96,6 @@ class MicroBatchingGenerator:
         request = _Request(list(prompts), params)
         self._queue.put(request)
         return request.future.result()
-
-    def shutdown(self) -> None:
-        """Stop the dispatcher thread; the inner generator stays open."""
-        if self._thread.is_alive():
-            self._queue.put(_STOP)
-            self._thread.join()
-
-    def close(self) -> None:
-        self.shutdown()
-        self.inner.close()
 
     def _loop(self) -> None:
         while True:

@@ -6,7 +6,8 @@ every step is a call, waits at every step. Here one engine thread owns vLLM's en
 request, as vLLM's own server does (`LLMEngine.add_request`, then `step()`): a call's prompts join the running
 batch at the next engine step, and each call returns as soon as its own sequences end. The backend supplies
 what one request is (`engine_request`) and reads a finished one back (`completions`); `VLLMGenerator` does.
-Leaves out: priorities, and aborting one caller's requests when that caller gives up (shutting down aborts all).
+Shutting down aborts the requests still running; their callers get a `GeneratorError`.
+Leaves out: priorities, and aborting one caller's requests when that caller gives up.
 """
 
 from __future__ import annotations
@@ -14,20 +15,18 @@ from __future__ import annotations
 import itertools
 import logging
 import queue
-import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
-from reason.backends.batching import MicroBatchingGenerator
+from reason.backends.batching import _STOP, BackendThread, MicroBatchingGenerator
 from reason.errors import GeneratorError
 from reason.generator import Generator
 from reason.types import Completion, Prompt, SamplingParams
 
 logger = logging.getLogger(__name__)
 
-_STOP = object()
 
 
 class EngineBackend(Protocol):
@@ -72,7 +71,7 @@ def shared_backend(generator: Generator, window_s: float = 0.01) -> ContinuousBa
     return MicroBatchingGenerator(generator, window_s=window_s)
 
 
-class ContinuousBatchingGenerator:
+class ContinuousBatchingGenerator(BackendThread):
     """Wraps a backend with an engine (see the module doc); thread-safe `generate`.
 
     Example:
@@ -83,20 +82,12 @@ class ContinuousBatchingGenerator:
     def __init__(self, inner: Generator) -> None:
         if not supports_continuous_batching(inner):
             raise GeneratorError(f"the {inner.name} backend does not expose its engine request by request")
-        self.inner = cast(EngineBackend, inner)
-        self.name = inner.name
+        self.backend = cast(EngineBackend, inner)
         self.engine_steps = 0
         self.requests_added = 0
-        self._queue: queue.Queue = queue.Queue()
         self._running: dict[str, tuple[_Call, int, str]] = {}  # our id -> (call, prompt index, engine's own id)
         self._ids = itertools.count()
-        self._thread = threading.Thread(target=self._loop, name="reason-engine", daemon=True)
-        self._thread.start()
-
-    def __getattr__(self, item: str) -> Any:  # capability flags pass through
-        if item.startswith("_") or item == "inner":
-            raise AttributeError(item)
-        return getattr(self.inner, item)
+        super().__init__(inner, "reason-engine")
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
         if not prompts:
@@ -108,18 +99,8 @@ class ContinuousBatchingGenerator:
         result: list[list[Completion]] = call.future.result()
         return result
 
-    def shutdown(self) -> None:
-        """Stop the engine thread; requests still running are aborted and their callers get an error."""
-        if self._thread.is_alive():
-            self._queue.put(_STOP)
-            self._thread.join()
-
-    def close(self) -> None:
-        self.shutdown()
-        self.inner.close()
-
     def _loop(self) -> None:
-        engine = self.inner.engine
+        engine = self.backend.engine
         while True:
             item = self._queue.get() if not self._running else self._next_nowait()
             while item is not None:
@@ -141,7 +122,7 @@ class ContinuousBatchingGenerator:
         added: list[str] = []
         try:
             for index, prompt in enumerate(call.prompts):
-                model_input, params = self.inner.engine_request(prompt, call.params)
+                model_input, params = self.backend.engine_request(prompt, call.params)
                 ours = str(next(self._ids))
                 theirs = engine.add_request(ours, model_input, params)
                 self._running[ours] = (call, index, theirs)
@@ -163,7 +144,7 @@ class ContinuousBatchingGenerator:
         for output in outputs:
             if output.finished and output.request_id in self._running:
                 call, index, _ = self._running.pop(output.request_id)
-                call.results[index] = self.inner.completions(output)
+                call.results[index] = self.backend.completions(output)
                 call.remaining -= 1
                 if call.remaining == 0 and not call.future.done():
                     call.future.set_result(call.results)

@@ -181,3 +181,16 @@ def test_the_bundled_model_through_vllm_s_engine(vllm_generator):
         shared.shutdown()
     assert not vllm_generator.engine.has_unfinished_requests()
     assert [[c.text for c in row] for row in vllm_generator.generate(prompts, greedy)] == expected  # still usable
+
+
+def test_an_output_that_cannot_be_read_fails_its_call_and_the_engine_goes_on():
+    backend = ScriptedBackend()
+    read = backend.completions
+    backend.completions = lambda output: read(output) if output.text != "done at 1" else 1 / 0
+    shared = ContinuousBatchingGenerator(backend)
+    try:
+        with pytest.raises(GeneratorError, match="unreadable vLLM output"):
+            shared.generate(["x"], SamplingParams(max_tokens=1))
+        assert finished_at(shared.generate(["y"], SamplingParams(max_tokens=1))) == [2]
+    finally:
+        shared.shutdown()

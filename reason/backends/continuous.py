@@ -28,7 +28,6 @@ from reason.types import Completion, Prompt, SamplingParams
 logger = logging.getLogger(__name__)
 
 
-
 class EngineBackend(Protocol):
     """A backend whose engine takes requests one by one (what continuous batching needs of it)."""
 
@@ -144,7 +143,12 @@ class ContinuousBatchingGenerator(BackendThread):
         for output in outputs:
             if output.finished and output.request_id in self._running:
                 call, index, _ = self._running.pop(output.request_id)
-                call.results[index] = self.backend.completions(output)
+                try:
+                    call.results[index] = self.backend.completions(output)
+                except Exception as exc:  # an output we cannot read fails its call, never the engine thread
+                    if not call.future.done():
+                        call.future.set_exception(GeneratorError(f"unreadable vLLM output: {exc}"))
+                    continue
                 call.remaining -= 1
                 if call.remaining == 0 and not call.future.done():
                     call.future.set_result(call.results)

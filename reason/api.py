@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from reason.backends.batching import MicroBatchingGenerator
-from reason.backends.continuous import ContinuousBatchingGenerator, shared_backend
+from reason.backends.batching import BackendThread
+from reason.backends.continuous import shared_backend
 from reason.errors import ConfigError
 from reason.generator import Generator
 from reason.registry import registry
@@ -66,7 +66,7 @@ class Engine:
             from reason.thinking import ThinkingBudget
 
             self.generator = ThinkingBudget(self.generator, **thinking)
-        self._shared: MicroBatchingGenerator | ContinuousBatchingGenerator | None = None
+        self._shared: BackendThread | None = None
         self._shared_lock = threading.Lock()
         self.batch_window_s = 0.01
         """How long the shared dispatcher waits for more calls to merge after the first (set before first use)."""

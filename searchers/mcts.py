@@ -76,19 +76,11 @@ class MCTS(StepSearchConfig):
         finished = [leaf for leaf in leaves if leaf != ROOT and run.tree.node(leaf).terminal]
         for leaf in finished:
             self._backup(run, leaf, run.value(leaf))
-        grown = self._expand(run, [leaf for leaf in leaves if leaf not in finished])
+        missing = {leaf: self.children - len(run.tree.children(leaf)) for leaf in leaves if leaf not in finished}
+        grown = list(run.expand_counts(missing).values())
         for bottom, value in EVALUATIONS[self.evaluation](self, run, [c for group in grown for c in group]):
             self._backup(run, bottom, value)
         return len(finished) + sum(1 for group in grown if group)
-
-    def _expand(self, run: SearchRun, leaves: list[int]) -> list[list[int]]:
-        """Each leaf's missing children; one call for leaves missing the same number (in practice: all)."""
-        missing = {leaf: self.children - len(run.tree.children(leaf)) for leaf in leaves}
-        grown: dict[int, list[int]] = {}
-        for count in sorted(set(missing.values()), reverse=True):
-            group = [leaf for leaf in leaves if missing[leaf] == count]
-            grown.update(zip(group, run.expand_each(group, count)))
-        return [grown[leaf] for leaf in leaves]
 
     def _select_many(self, run: SearchRun, picks: int) -> list[int]:
         """Up to `picks` distinct leaves, each walk seeing the earlier picks as lost visits (undone after)."""

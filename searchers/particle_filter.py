@@ -63,7 +63,8 @@ class ParticleFilter(StepSearchConfig):
         rng = random.Random(self.seed)
         population, steps, resamples, ess_log = [ROOT] * self.n, 0, 0, []
         while not all(self._finished(run, p) for p in population):
-            grown = self._extend(run, [p for p in population if not self._finished(run, p)])
+            # a node held by c open particles is sampled c times (n=c, so seeded samples still differ)
+            grown = run.expand_counts(Counter(p for p in population if not self._finished(run, p)))
             new = [c for children in grown.values() for c in children]
             if not new:
                 break  # budget spent
@@ -85,17 +86,6 @@ class ParticleFilter(StepSearchConfig):
     @staticmethod
     def _finished(run: SearchRun, node: int) -> bool:
         return node != ROOT and run.tree.node(node).terminal
-
-    def _extend(self, run: SearchRun, particles: list[int]) -> dict[int, list[int]]:
-        """One next step for every open particle: a node held by c particles is sampled c times (n=c, so
-        seeded samples still differ); one model call per distinct number of copies. A node gets fewer
-        children (or none) when the budget cannot pay for all."""
-        copies = Counter(particles)
-        grown: dict[int, list[int]] = {}
-        for count in sorted(set(copies.values())):
-            nodes = [node for node, held in copies.items() if held == count]
-            grown.update(zip(nodes, run.expand_each(nodes, count)))
-        return grown
 
     def weights(self, run: SearchRun, nodes: list[int]) -> list[float]:
         """Softmax over `nodes` of their log-weights (`weight`) at `weight_temperature`."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -224,6 +224,15 @@ class SearchRun:
     def expand_each(self, nodes: Sequence[int], k: int) -> list[list[int]]:
         """New children grouped by the node they grew from (same order as `nodes`)."""
         return self.proposer.expand(self.tree, nodes, k)
+
+    def expand_counts(self, wanted: Mapping[int, int]) -> dict[int, list[int]]:
+        """Each node's new children, `wanted[node]` of them: one call per distinct count, fewest first; a node
+        gets fewer (or none) when the budget cannot pay for all."""
+        grown: dict[int, list[int]] = {}
+        for count in sorted(set(wanted.values())):
+            nodes = [node for node, k in wanted.items() if k == count]
+            grown.update(zip(nodes, self.expand_each(nodes, count)))
+        return grown
 
     def score(self, nodes: Sequence[int]) -> None:
         self.scorer.score(self.tree, nodes)

@@ -63,7 +63,7 @@ def supports_continuous_batching(generator: object) -> bool:
     return bool(getattr(type(generator), "supports_continuous_batching", False))
 
 
-def shared_backend(generator: Generator, window_s: float = 0.01) -> ContinuousBatchingGenerator | MicroBatchingGenerator:
+def shared_backend(generator: Generator, window_s: float = 0.01) -> BackendThread:
     """The generator many threads call at once: continuous batching when the backend allows it, else micro-batching."""
     if supports_continuous_batching(generator):
         return ContinuousBatchingGenerator(generator)

@@ -2,10 +2,10 @@
 
 `run_benchmark(config, run_dir)` loads the dataset, skips problems that already have a
 record in `run_dir`, solves the rest with up to `config.concurrency` worker threads
-(their model calls merged by `MicroBatchingGenerator`, answered from the generation
+(their model calls sharing the backend through `shared_backend`, answered from the generation
 cache where possible), grades each finished search on the calling thread and appends
 its record at once. `run.json` pins what the results depend on; resuming with a
-different dataset, strategy, parameters, backend, model, verifier or vote rule is
+different dataset, strategy, parameters, thinking budget, backend, model, verifier or vote rule is
 refused. `summary.json` is rewritten whenever the run stops, interrupted or not.
 With `pools=` (a `PoolFactory`: the CLI passes `reason.distributed.ray_pools(options)`) the
 problems are solved by model replicas elsewhere instead, through the `ProblemPool` seam; this
@@ -31,9 +31,9 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import Field, model_validator
 
 from reason.api import make_generator, make_searcher
-from reason.backends.batching import MicroBatchingGenerator
+from reason.backends.batching import BackendThread
 from reason.backends.cache import CacheOnlyGenerator, CachingGenerator, GenerationCache
-from reason.backends.continuous import ContinuousBatchingGenerator, shared_backend
+from reason.backends.continuous import shared_backend
 from reason.bench.datasets import Dataset, FieldMap, load_dataset
 from reason.bench.errors import RunDirError
 from reason.bench.grading import Grader
@@ -233,7 +233,7 @@ def _solve_here(todo: list[Problem], searcher: Searcher, gen: Generator, cache: 
             yield future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        if isinstance(backend, (MicroBatchingGenerator, ContinuousBatchingGenerator)):
+        if isinstance(backend, BackendThread):
             backend.shutdown()
 
 

@@ -159,12 +159,24 @@ def score(features: list[float], weight: Sequence[float], bias: float) -> float:
 
 
 def auc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
-    """P(a right one scores above a wrong one), ties half; None without both kinds."""
-    right = [s for s, y in zip(scores, labels) if y]
-    wrong = [s for s, y in zip(scores, labels) if not y]
+    """P(a right one scores above a wrong one), ties half; None without both kinds.
+
+    Mann-Whitney through average ranks, so n log n: the same figure as comparing every pair.
+    """
+    right = sum(1 for y in labels if y)
+    wrong = len(labels) - right
     if not right or not wrong:
         return None
-    return sum((a > b) + 0.5 * (a == b) for a in right for b in wrong) / (len(right) * len(wrong))
+    order = sorted(range(len(scores)), key=lambda i: scores[i])
+    rank_sum, start = 0.0, 0
+    while start < len(order):
+        end = start
+        while end + 1 < len(order) and scores[order[end + 1]] == scores[order[start]]:
+            end += 1
+        average = (start + end) / 2 + 1
+        rank_sum += average * sum(1 for i in order[start:end + 1] if labels[i])
+        start = end + 1
+    return (rank_sum - right * (right + 1) / 2) / (right * wrong)
 
 
 def calibration_error(scores: Sequence[float], labels: Sequence[bool], bins: int = 10) -> float | None:

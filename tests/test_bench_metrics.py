@@ -9,6 +9,7 @@ from reason.bench.metrics import (
     maj_at_k,
     majority_correct,
     pass_at_k,
+    selected_at_k,
     summarize,
 )
 from reason.bench.records import (
@@ -72,6 +73,34 @@ def test_maj_at_k_samples_subsets_when_there_are_too_many_and_is_deterministic()
     first = maj_at_k(labels, {"a": True}, 10)
     assert first == maj_at_k(labels, {"a": True}, 10)
     assert 0.3 < first < 0.9
+
+
+def test_best_and_weighted_at_k_by_hand():
+    # a (right, 0.9), b (0.5), b (0.5). best@1: each sample alone, 1/3. best@2: {a,b} twice -> a, {b,b} -> b: 2/3.
+    # weighted@3: b's 1.0 beats a's 0.9. weighted@2: {a,b} -> a (0.9 > 0.5) twice, {b,b} -> b: 2/3.
+    labels, correct, scores = ["a", "b", "b"], {"a": True}, [0.9, 0.5, 0.5]
+    assert selected_at_k(labels, correct, scores, 1) == pytest.approx(1 / 3)
+    assert selected_at_k(labels, correct, scores, 2) == pytest.approx(2 / 3)
+    assert selected_at_k(labels, correct, scores, 3) == 1.0
+    assert selected_at_k(labels, correct, scores, 3, "weighted") == 0.0
+    assert selected_at_k(labels, correct, scores, 2, "weighted") == pytest.approx(2 / 3)
+
+
+def test_selection_ties_are_a_fair_draw_and_an_unanswered_best_is_wrong():
+    assert selected_at_k(["a", "b"], {"a": True}, [0.7, 0.7], 2) == 0.5
+    assert selected_at_k(["a", "b"], {"a": True}, [0.7, 0.7], 2, "weighted") == 0.5
+    assert selected_at_k([None, "a"], {"a": True}, [0.9, 0.1], 2) == 0.0
+    assert selected_at_k([None, "a"], {"a": True}, [0.9, 0.1], 2, "weighted") == 1.0
+    assert selected_at_k([None], {}, [0.9], 1, "weighted") == 0.0
+
+
+def test_selection_at_k_refuses_mismatched_scores_and_unknown_rules():
+    with pytest.raises(ValueError, match="2 samples but 1 scores"):
+        selected_at_k(["a", "b"], {}, [0.1], 1)
+    with pytest.raises(ValueError, match="'best' or 'weighted'"):
+        selected_at_k(["a"], {}, [0.1], 1, "majority")
+    with pytest.raises(ValueError, match="1 <= k <= n"):
+        selected_at_k(["a"], {}, [0.1], 2)
 
 
 def test_k_values():

@@ -155,3 +155,22 @@ def test_a_trained_value_head_loads_through_prm_hf_and_its_card_reproduces(tmp_p
     assert "held out: 10 solutions" in done.stderr
     missing = runner.invoke(app, ["prm", "train", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "x")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_auc_is_the_share_of_right_wrong_pairs_ordered_with_ties_half():
+    import random
+
+    from reason.prm_train import auc
+
+    assert auc([0.9, 0.1, 0.5], [True, False, False]) == 1.0
+    assert auc([0.5, 0.5, 0.1], [True, False, False]) == 0.75  # one tie (half), one win
+    assert auc([0.3], [True]) is None
+    rng = random.Random(7)
+    for _ in range(200):
+        scores = [rng.choice([0.1, 0.5, rng.random()]) for _ in range(rng.randint(2, 30))]
+        labels = [rng.random() < 0.3 for _ in scores]
+        right = [s for s, y in zip(scores, labels, strict=True) if y]
+        wrong = [s for s, y in zip(scores, labels, strict=True) if not y]
+        if right and wrong:
+            pairs = sum((a > b) + 0.5 * (a == b) for a in right for b in wrong) / (len(right) * len(wrong))
+            assert auc(scores, labels) == pytest.approx(pairs)

@@ -5,6 +5,9 @@ correct, pass@k = 1 - C(n-c, k) / C(n, k), the chance that k samples drawn witho
 replacement include a correct one. maj@k is the chance that a majority vote over k of
 the n samples is correct: exact over all k-subsets when there are at most
 `MAJ_SUBSETS` of them, else the mean over that many subsets drawn with a fixed seed.
+best@k and weighted@k (`selected_at_k`) are the same over samples a verifier scored: the
+chance that choosing by score among k of the n samples is right, so one best-of-N run
+gives best-of-k at every k <= N on the same samples.
 Leaves out: confidence intervals.
 """
 
@@ -48,16 +51,61 @@ def majority_correct(labels: Sequence[object | None], correct: dict[object, bool
 
 def maj_at_k(labels: Sequence[object | None], correct: dict[object, bool], k: int, seed: int = 0) -> float:
     """Expected correctness of a majority vote over k of the samples (see module doc)."""
-    n = len(labels)
-    if not 1 <= k <= n:
-        raise ValueError(f"maj@k needs 1 <= k <= n (n={n}, k={k})")
-    if math.comb(n, k) <= MAJ_SUBSETS:
-        subsets: Iterable[tuple[int, ...]] = itertools.combinations(range(n), k)
-    else:
-        rng = random.Random(seed)
-        subsets = (tuple(sorted(rng.sample(range(n), k))) for _ in range(MAJ_SUBSETS))
-    outcomes = [majority_correct([labels[i] for i in s], correct) for s in subsets]
+    outcomes = [majority_correct([labels[i] for i in s], correct) for s in _subsets(len(labels), k, seed)]
     return sum(outcomes) / len(outcomes)
+
+
+def selected_at_k(
+    labels: Sequence[object | None],
+    correct: dict[object, bool],
+    scores: Sequence[float],
+    k: int,
+    select: str = "best",
+    seed: int = 0,
+) -> float:
+    """Expected correctness of choosing among k of the samples by their verifier scores.
+
+    `select="best"`: the highest-scoring sample's answer (a best sample with no answer is wrong);
+    `"weighted"`: the answer whose samples' scores sum highest (weighted best-of-N). Ties count
+    as a fair draw among the tied answers. Subsets as for maj@k.
+    Example: labels ["a", "b", "b"], correct {"a": True}, scores [0.9, 0.5, 0.5]:
+    best@1 = 1/3, best@3 = 1.0, weighted@3 = 0.0 (b's 1.0 beats a's 0.9).
+    """
+    if len(scores) != len(labels):
+        raise ValueError(f"{len(labels)} samples but {len(scores)} scores")
+    if select not in ("best", "weighted"):
+        raise ValueError(f"select must be 'best' or 'weighted', not {select!r}")
+    pick = _best_correct if select == "best" else _weighted_correct
+    outcomes = [pick([labels[i] for i in s], [scores[i] for i in s], correct) for s in _subsets(len(labels), k, seed)]
+    return sum(outcomes) / len(outcomes)
+
+
+def _best_correct(labels: list[object | None], scores: list[float], correct: dict[object, bool]) -> float:
+    top = max(scores)
+    tied = [label for label, score in zip(labels, scores, strict=True) if score == top]
+    return sum(label is not None and correct.get(label, False) for label in tied) / len(tied)
+
+
+def _weighted_correct(labels: list[object | None], scores: list[float], correct: dict[object, bool]) -> float:
+    totals: dict[object, float] = {}
+    for label, score in zip(labels, scores, strict=True):
+        if label is not None:
+            totals[label] = totals.get(label, 0.0) + score
+    if not totals:
+        return 0.0
+    top = max(totals.values())
+    tied = [label for label, total in totals.items() if total == top]
+    return sum(correct.get(label, False) for label in tied) / len(tied)
+
+
+def _subsets(n: int, k: int, seed: int) -> Iterable[tuple[int, ...]]:
+    """Every k-subset of range(n) when there are at most MAJ_SUBSETS of them, else that many drawn with `seed`."""
+    if not 1 <= k <= n:
+        raise ValueError(f"a metric over k of n samples needs 1 <= k <= n (n={n}, k={k})")
+    if math.comb(n, k) <= MAJ_SUBSETS:
+        return itertools.combinations(range(n), k)
+    rng = random.Random(seed)
+    return (tuple(sorted(rng.sample(range(n), k))) for _ in range(MAJ_SUBSETS))
 
 
 def sample_labels(record: ProblemRecord) -> tuple[list[object | None], dict[object, bool]]:

@@ -43,6 +43,8 @@ class WatchedGenerator:
         self.inner, self.style, self.on_call, self.cancelled = inner, task_style(task), on_call, cancelled
         self.calls = self.samples = self.tokens = 0
         self.votes: dict[str, int] = {}
+        """Samples behind each answer, grouped by the task's equivalence as the final vote groups them."""
+        self.equivalent = self.style.equivalent
 
     def __getattr__(self, name: str) -> Any:  # name, supports_*, tokenizer helpers: the inner generator's
         return getattr(self.inner, name)
@@ -56,7 +58,8 @@ class WatchedGenerator:
             self.samples += 1
             self.tokens += completion.generated_tokens
             if (answer := self.style.extract(completion.text)) is not None:
-                self.votes[answer] = self.votes.get(answer, 0) + 1
+                key = next((seen for seen in self.votes if self.equivalent(seen, answer)), answer)
+                self.votes[key] = self.votes.get(key, 0) + 1
         leader = max(self.votes.items(), key=lambda item: item[1], default=(None, 0))
         self.on_call(SearchProgress(self.calls, self.samples, self.tokens, leader[0], leader[1]))
         return batches

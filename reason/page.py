@@ -16,6 +16,7 @@ Leaves out: reading run directories (`reason.show` does that) and any server; th
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import secrets
@@ -47,14 +48,10 @@ def embed_json(data: Any) -> str:
     return text
 
 
-def _html_text(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-
-
 def page_html(payload: Payload) -> str:
     """The whole page for a payload (see the module docstring)."""
     parts = {
-        "title": _html_text(str(payload.get("title", "reason"))),
+        "title": html.escape(str(payload.get("title", "reason"))),
         "nonce": secrets.token_urlsafe(18),
         "style": _asset("explorer.css"),
         "data": embed_json(payload),
@@ -169,7 +166,7 @@ def result_view(result: SearchResult, index: int = 0) -> View:
 def iframe_html(page: str, height: int = 720) -> str:
     """A page inside a sandboxed `<iframe srcdoc>`: how a notebook shows it without its style or script leaking out."""
     return (f'<iframe sandbox="allow-scripts" style="width:100%;height:{height}px;border:1px solid #ccc" '
-            f'srcdoc="{_html_text(page)}"></iframe>')
+            f'srcdoc="{html.escape(page)}"></iframe>')
 
 
 def search_payload(results: Iterable[SearchResult], title: str = "reason: search") -> Payload:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,9 +60,21 @@ def resolve_shape(config: Any, tokenizer: Any, shape: str, head_keys: set[str]) 
                       "causal-tag, chat-turn, token-classification, value-head")
 
 
-@functools.lru_cache(maxsize=2)
 def load(path: str, shape: str, device: str, dtype: str, trust_remote_code: bool) -> Loaded:
-    """Load once per (path, shape, device, dtype); "auto" is resolved from the folder."""
+    """Load once per (path, shape, device, dtype); "auto" is resolved from the folder.
+
+    One load at a time: searches in flight that all score their first step together would otherwise each
+    load the same model (lru_cache alone does not make the callers wait for the first).
+    """
+    with _LOADING:
+        return _load(path, shape, device, dtype, trust_remote_code)
+
+
+_LOADING = threading.Lock()
+
+
+@functools.lru_cache(maxsize=2)
+def _load(path: str, shape: str, device: str, dtype: str, trust_remote_code: bool) -> Loaded:
     try:
         import torch
         import transformers

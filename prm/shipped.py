@@ -10,8 +10,11 @@ Leaves out: heads over other policies (train one: `reason prm train`, then `prm=
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
+import threading
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
@@ -76,13 +79,39 @@ class ShippedPRM(Validated):
                                 batch_size=self.batch_size)
         return self._inner.score(problem, steps_batch)
 
+    @property
+    def tokens_processed(self) -> int:
+        """Tokens the head's policy forward has read (reported as PRM compute, as for prm=hf)."""
+        return self._inner.tokens_processed if self._inner is not None else 0
+
+    @property
+    def truncated(self) -> int:
+        return self._inner.truncated if self._inner is not None else 0
+
     def _folder(self) -> Path:
+        """The policy's files linked beside the head, built once per (head, policy, head weights).
+
+        Searches build their PRM concurrently (a bench run's problems in flight, Ray workers), so the
+        folder is made under a private name and renamed into place; whoever loses the rename uses the
+        winner's. The name carries the head's digest, so an upgraded package never reads an old head.
+        """
         card(self.head)  # a clear error for an unknown name
         policy = Path(self.model or resolve_model(None).path)
-        target = cache_dir() / "verifiers" / f"{self.head}-{policy.name}"
-        link_policy(policy, target)
         packaged = resources.files("reason.prm") / HEADS / self.head
-        for name in ("value_head.safetensors", "prm_card.json"):
+        digest = hashlib.sha256((packaged / "value_head.safetensors").read_bytes()).hexdigest()[:12]
+        target = cache_dir() / "verifiers" / f"{self.head}-{policy.name}-{digest}"
+        if (target / "prm_card.json").is_file():
+            return target
+        building = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}")
+        shutil.rmtree(building, ignore_errors=True)
+        link_policy(policy, building)
+        for name in ("value_head.safetensors", "prm_card.json"):  # the card last: it marks the folder whole
             with resources.as_file(packaged / name) as source:
-                shutil.copyfile(source, target / name)
+                shutil.copyfile(source, building / name)
+        try:
+            building.rename(target)
+        except OSError:  # another search renamed its copy first
+            shutil.rmtree(building, ignore_errors=True)
+            if not (target / "prm_card.json").is_file():
+                raise
         return target

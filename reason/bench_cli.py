@@ -147,7 +147,8 @@ def run_command(
     id_field: str | None = typer.Option(None, "--id-field", help="JSONL field of a problem's id (default: its line)."),
     task: str | None = typer.Option(None, "--task", help="Task style (prompt and extraction), e.g. gsm8k, math."),
     cache: str | None = typer.Option(
-        None, "--cache", help="Generation cache file (default RUN_DIR/generations.sqlite); share it between runs."
+        None, "--cache", help="Generation cache file, a path from here (default RUN_DIR/generations.sqlite); "
+        "share it between runs."
     ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Generate everything; store nothing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
@@ -171,7 +172,7 @@ def run_command(
             backend=backend, backend_options=options, limit=limit,
             concurrency=concurrency, verifier=verifier, vote=vote, question_field=question_field,
             answer_field=answer_field, id_field=id_field, task=task,
-            cache=None if no_cache else (cache or RunConfig.model_fields["cache"].default),
+            cache=None if no_cache else (_from_here(cache) or RunConfig.model_fields["cache"].default),
             thinking=thinking_options(max_thinking_tokens, min_thinking_tokens),
         )
         load_dataset(config.dataset, config.field_map(), config.task)  # bad data: refused before --out is made
@@ -197,6 +198,12 @@ def _interrupted(run_dir: Path) -> typer.Exit:
 
 def _pools(options: RayOptions | None) -> PoolFactory | None:
     return None if options is None else ray_pools(options)
+
+
+def _from_here(path: str | None) -> str | None:
+    """A path typed on the command line is read from the working directory, as every other path there is
+    (run.json keeps it absolute; only the default cache is relative to the run folder, so the folder can move)."""
+    return None if path is None else str(Path(path).expanduser().resolve())
 
 
 def _ray_options(ray: bool, address: str | None, replicas: int | None, cpus: float | None,

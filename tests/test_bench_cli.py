@@ -39,6 +39,23 @@ def data(tmp_path):
 FIELDS = ["--question-field", "q", "--answer-field", "a", "--id-field", "id"]
 
 
+def test_a_cache_path_on_the_command_line_is_read_from_the_working_directory(tmp_path, data, arith_backend,
+                                                                             monkeypatch):
+    """`--cache runs/a/generations.sqlite` from the project folder is that file, not one under the new run's folder:
+    a second strategy rescoring the first's samples through it generates nothing."""
+    monkeypatch.chdir(tmp_path)
+    common = [data, *FIELDS, "--n", "3", "--temperature", "0.5", "-p", "seed=0", "--backend", "arith", "--limit", "4"]
+    first = runner.invoke(bench_app, [*common, "-s", "self-consistency", "--out", "runs/a"])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(bench_app, [*common, "-s", "best-of-n", "-p", "prm=fake", "--out", "runs/b",
+                                       "--cache", "runs/a/generations.sqlite"])
+    assert second.exit_code == 0, second.output
+    assert "12 completions from cache, 0 generated" in second.output
+    assert not (tmp_path / "runs" / "b" / "runs").exists()
+    stored = json.loads((tmp_path / "runs" / "b" / "run.json").read_text())["config"]["cache"]
+    assert stored == str(tmp_path / "runs" / "a" / "generations.sqlite")
+
+
 def test_parse_pairs():
     assert parse_pairs(["n=8", "t=0.5", "name=x", 'stop=["a"]'], "--param") == {"n": 8, "t": 0.5, "name": "x", "stop": ["a"]}
     with pytest.raises(ConfigError, match="not key=value"):

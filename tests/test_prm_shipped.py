@@ -39,6 +39,7 @@ def test_prm_trained_scores_through_the_value_head_shape_over_the_bundled_model(
     first = prm.score(problem, steps)
     assert [len(s) for s in first] == [2, 2] and all(0.0 < x < 1.0 for s in first for x in s)
     assert prm.score(problem, steps) == first  # deterministic
+    assert prm.tokens_processed > 40  # its forward passes are PRM compute in the ledger, as for prm=hf
 
 
 @pytest.mark.slow
@@ -71,3 +72,35 @@ def test_searchers_select_with_the_shipped_verifier(strategy, params):
     result = registry.build("searcher", strategy, prm="trained", **params).search(Problem(question="What is 3 + 4?"), generator)
     assert result.answer in ("7", "8") and all(s.score is not None and 0.0 < s.score < 1.0 for s in result.samples)
     assert result.compute.prm_calls >= 1
+
+
+def test_searches_building_the_verifier_folder_at_once_all_get_one_whole_folder(tmp_path, monkeypatch):
+    """A bench run's problems in flight each build prm=trained at once: the folder is built privately and
+    renamed into place (linking in place raced: FileExistsError, and a reader could see half a folder)."""
+    import threading
+
+    monkeypatch.setenv("REASON_CACHE_DIR", str(tmp_path / "cache"))
+    policy = tmp_path / "policy"
+    policy.mkdir()
+    for name in ("config.json", "tokenizer.json", "model.safetensors"):
+        (policy / name).write_text(name)
+    folders, errors, start = [], [], threading.Barrier(8)
+
+    def build() -> None:
+        start.wait()
+        try:
+            folders.append(ShippedPRM(model=str(policy))._folder())
+        except Exception as exc:  # collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=build) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(set(folders)) == 1
+    folder = folders[0]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "config.json", "model.safetensors", "prm_card.json", "tokenizer.json", "value_head.safetensors"]
+    assert (folder / "model.safetensors").read_text() == "model.safetensors"
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no private copy left behind

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The README's budget-matched GSM8K curves: the bundled SmolLM2-135M on the first $LIMIT GSM8K **test** problems,
+# greedy CoT, self-consistency, best-of-N with the shipped trained verifier (prm=trained) and with the LLM judge,
+# and PRM-guided beam search with the trained verifier. Every run is resumable (the same command continues).
+# The best-of-N runs rescore the self-consistency run's own samples through its generation cache (same prompt,
+# temperature, seed, n and max tokens), so best@k, weighted@k and maj@k are measured on the very same samples.
+# About 2.5 hours on 2 CPU cores; results: benchmarks/results-gsm8k_curves.md and docs/gsm8k-curves.png.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LIMIT=${LIMIT:-500}
+export OMP_WAIT_POLICY=PASSIVE
+SAMPLE=(--n 8 --max-tokens 256 --limit "$LIMIT" -c 8 -p temperature=0.7 -p seed=0)
+CACHE=runs/gsm8k-test-sc8/generations.sqlite
+
+reason bench gsm8k -s self-consistency "${SAMPLE[@]}" --out runs/gsm8k-test-sc8 --quiet
+reason bench gsm8k -s cot --max-tokens 256 --limit "$LIMIT" -c 8 --out runs/gsm8k-test-cot --quiet
+reason bench gsm8k -s best-of-n "${SAMPLE[@]}" -p prm=trained --cache "$CACHE" --out runs/gsm8k-test-bon8-trained --quiet
+reason bench gsm8k -s best-of-n "${SAMPLE[@]}" -p prm=llm-judge --cache "$CACHE" --out runs/gsm8k-test-bon8-judge --quiet
+reason bench gsm8k -s beam --n 4 -p width=2 -p prm=trained --limit "$LIMIT" -c 8 -p temperature=0.7 \
+    -p seed=0 --out runs/gsm8k-test-beam4-trained --quiet
+
+python benchmarks/budget_curves.py runs/gsm8k-test-sc8 runs/gsm8k-test-cot runs/gsm8k-test-bon8-trained \
+    runs/gsm8k-test-bon8-judge runs/gsm8k-test-beam4-trained --png docs/gsm8k-curves.png \
+    | tee benchmarks/results-gsm8k_curves.md

@@ -11,8 +11,10 @@ run's mean PRM tokens beside it.
 Only the problems every run finished are compared (the table says how many), matched by id, so the
 bootstrap resamples the same problems for every line: intervals are the 2.5th and 97.5th percentiles over
 `--resamples` resamples. Differences against self-consistency are paired the same way: each line's point
-minus the baseline run's majority vote at the k whose tokens are closest, resampled together, so a
-difference whose interval excludes 0 is one the data supports. For a run whose samples a verifier scored,
+minus the baseline run's majority vote at the k whose tokens are closest, and the baseline's majority vote
+at each k minus any one-point run (greedy CoT), resampled together, so a difference whose interval excludes
+0 is one the data supports. A line another run already has point for point (best-of-N rescoring the
+baseline's own samples repeats its majority vote) is shown once. For a run whose samples a verifier scored,
 the verifier's AUC (right vs wrong samples, pooled) with an interval over the same kind of resamples.
 Prints markdown tables; writes a PNG. Leaves out: corrections for comparing many lines at once.
 
@@ -93,19 +95,38 @@ def differences(all_lines: dict[str, dict[str, Curve]], baseline: str, draws: li
     reference = all_lines[baseline].get("majority vote@k")
     if reference is None:
         raise SystemExit(f"{baseline}: its samples give no majority vote (pick a run with N > 1 via --baseline)")
-    rows = ["| line | tokens | self-consistency at | difference [95% paired interval] | supported |",
+    rows = ["| line | tokens | compared with | difference [95% paired interval] | supported |",
             "| --- | --- | --- | --- | --- |"]
+
+    def row(name: str, tokens: float, scores: list[float], other: str, other_scores: list[float]) -> str:
+        mean, low, high = paired(scores, other_scores, draws)
+        verdict = "better" if low > 0 else "worse" if high < 0 else "no difference shown"
+        return f"| {name} | {tokens:.0f} | {other} | {100 * mean:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}] | {verdict} |"
+
     for run, lines in all_lines.items():
         for line, curve in lines.items():
             if "oracle" in line or run == baseline:
                 continue
             for tokens, scores in curve:
                 base_tokens, base_scores = min(reference, key=lambda point: abs(point[0] - tokens))
-                mean, low, high = paired(scores, base_scores, draws)
-                verdict = "better" if low > 0 else "worse" if high < 0 else "no difference shown"
-                rows.append(f"| {run}: {line} | {tokens:.0f} | {base_tokens:.0f} | "
-                            f"{100 * mean:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}] | {verdict} |")
+                rows.append(row(f"{run}: {line}", tokens, scores, f"{baseline}: majority vote at {base_tokens:.0f}",
+                                base_scores))
+    for run, lines in all_lines.items():  # and does voting beat a one-sample run (greedy CoT)?
+        if run != baseline and list(lines) == ["answer"]:
+            single_tokens, single = lines["answer"][0]
+            rows += [row(f"{baseline}: majority vote", tokens, scores, f"{run} at {single_tokens:.0f}", single)
+                     for tokens, scores in reference]
     return rows
+
+
+def without_repeats(all_lines: dict[str, dict[str, Curve]]) -> dict[str, dict[str, Curve]]:
+    """Drops a line that an earlier run already has point for point (best-of-N rescoring self-consistency's
+    samples has the very same majority-vote and oracle lines)."""
+    kept: dict[str, dict[str, Curve]] = {}
+    for run, lines in all_lines.items():
+        kept[run] = {line: curve for line, curve in lines.items()
+                     if line == "answer" or not any(earlier.get(line) == curve for earlier in kept.values())}
+    return kept
 
 
 def verifier_quality(records: dict[str, list[ProblemRecord]], resamples: int, seed: int) -> list[str]:
@@ -174,7 +195,7 @@ def main() -> None:
     count = len(next(iter(records.values())))
     rng = random.Random(args.seed)
     draws = [[rng.randrange(count) for _ in range(count)] for _ in range(args.resamples)]
-    all_lines = {name: lines_of(run) for name, run in records.items()}
+    all_lines = without_repeats({name: lines_of(run) for name, run in records.items()})
     points = {name: {line: [(t, *bootstrap(s, draws)) for t, s in curve] for line, curve in lines.items()}
               for name, lines in all_lines.items()}
     prm_tokens = {name: statistics.fmean(r.compute.prm_prompt_tokens + r.compute.prm_generated_tokens for r in run) for name, run in records.items()}

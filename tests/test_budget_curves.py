@@ -49,8 +49,9 @@ def test_best_of_n_against_self_consistency_matched_by_problem(tmp_path):
     # best@4 always picks the right sample; best@1 is right a quarter of the time; weighted@4: 0.9 vs 0.6.
     assert "| bon: best@k | 0 | 10 -> 25.0% [25.0, 25.0], 20 -> 50.0% [50.0, 50.0], 40 -> 100.0% [100.0, 100.0] |" in text
     assert "| bon: weighted@k | 0 |" in text
-    assert "| bon: best@k | 40 | 40 | +100.0 [+100.0, +100.0] | better |" in text
-    assert "| bon: best@k | 10 | 10 | +0.0 [+0.0, +0.0] | no difference shown |" in text
+    assert "| bon: best@k | 40 | sc: majority vote at 40 | +100.0 [+100.0, +100.0] | better |" in text
+    assert "| bon: best@k | 10 | sc: majority vote at 10 | +0.0 [+0.0, +0.0] | no difference shown |" in text
+    assert "bon: majority vote@k" not in text and "bon: oracle" not in text  # the same samples: shown once, as sc's
     assert "| bon | 80 (20) | 1.000 [1.000, 1.000] |" in text  # AUC: right samples always score highest
     assert (tmp_path / "curves.png").stat().st_size > 10_000
 
@@ -60,5 +61,6 @@ def test_a_worse_strategy_is_called_worse(tmp_path):
     cot = write(tmp_path / "cot", [record(f"p-{i}", ["w"], None, False) for i in range(30)])
     text = subprocess.run([sys.executable, str(SCRIPT), str(sc), str(cot), "--resamples", "200"],
                           capture_output=True, text=True, check=True).stdout
-    assert "| cot: answer | 10 | 10 | -66.7 [-66.7, -66.7] | worse |" in text  # maj@1 = 2/3 at the same tokens
+    assert "| cot: answer | 10 | sc: majority vote at 10 | -66.7 [-66.7, -66.7] | worse |" in text  # maj@1 = 2/3
+    assert "| sc: majority vote | 30 | cot at 10 | +100.0 [+100.0, +100.0] | better |" in text  # maj@3: always right
     assert "verifier AUC" not in text  # nobody scored these samples

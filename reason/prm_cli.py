@@ -70,6 +70,7 @@ def train(
     holdout: Annotated[float, typer.Option(min=0.0, max=0.95, help="Share of problems held out for AUC and calibration.")] = 0.2,
     epochs: Annotated[int, typer.Option(min=1, help="Full-batch optimisation steps.")] = 300,
     seed: Annotated[int, typer.Option(help="Seed of the split and the optimiser.")] = 0,
+    device: Annotated[str, typer.Option(help="Where the policy reads the rows: cpu, cuda, cuda:N, or auto.")] = "cpu",
 ) -> None:
     """Train a value head over the frozen policy's hidden states; write a folder that `prm=hf` loads, with its card."""
     import shlex
@@ -80,7 +81,7 @@ def train(
     from reason.prm_train import TrainConfig, train_prm
 
     try:
-        config = TrainConfig(labels=labels, holdout=holdout, epochs=epochs, seed=seed)
+        config = TrainConfig(labels=labels, holdout=holdout, epochs=epochs, seed=seed, device=device)
         if not data.is_file():
             raise ConfigError(f"{data} does not exist (reason prm data writes it)")
         policies = {r.policy for r in read_rows(data)}

@@ -12,7 +12,8 @@ Skywork's value-head PRMs are read, so the result loads through `prm=hf` (shape 
    score against the outcome) and calibration (expected calibration error, 10 bins).
 The output folder holds links to the policy's config, tokenizer and weights, `value_head.safetensors`
 (`v_head.summary.weight`, `v_head.summary.bias`), and `prm_card.json` with the data, the policy, the command
-and the figures. Leaves out: fine-tuning the policy itself (LoRA or full, on a GPU).
+and the figures. On a GPU (`device="cuda"` or `"auto"`) the policy's forward passes run there and the head is
+the same. Leaves out: fine-tuning the policy itself (LoRA or full).
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ class TrainConfig(Frozen):
     seed: int = 0
     max_tokens: int = Field(default=1024, ge=16)
     """Rows longer than this (in the policy's tokens) are cut to their first steps that fit."""
+    device: str = Field(default="cpu", pattern=r"^(cpu|auto|cuda(:\d+)?)$")
+    """Where the frozen policy reads the rows (the bulk of the time): cpu, cuda, cuda:N, or auto (cuda when
+    torch sees one). The head itself is fitted on the CPU either way."""
 
 
 def train_prm(data: Path, policy: Path, out: Path, config: TrainConfig, command: str = "") -> dict[str, Any]:
@@ -60,7 +64,7 @@ def train_prm(data: Path, policy: Path, out: Path, config: TrainConfig, command:
     if not rows:
         raise ConfigError(f"{data} holds no rows (reason prm data writes them)")
     train_ids, held_ids = _split({r.problem_id for r in rows}, config.holdout, config.seed)
-    model, tokenizer, shape = _policy(policy)
+    model, tokenizer, shape = _policy(policy, config.device)
     features, targets, outcome_of = _examples(rows, model, tokenizer, shape, config)
     if not any(features[i] for i in train_ids):
         raise ConfigError("no training examples: with labels=steps, the data needs step labels (reason prm data --rollouts)")
@@ -79,13 +83,17 @@ def _split(problems: set[str], holdout: float, seed: int) -> tuple[list[str], li
     return ordered[held:], ordered[:held]
 
 
-def _policy(path: Path) -> tuple[Any, Any, ValueHead]:
+def _policy(path: Path, device: str) -> tuple[Any, Any, ValueHead]:
     import torch
     import transformers
 
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r}: torch sees no CUDA device here (use cpu or auto)")
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(path))
     model = transformers.AutoModelForCausalLM.from_pretrained(str(path), torch_dtype=torch.float32).eval()
-    return model, tokenizer, ValueHead.build(tokenizer, model.config, None)
+    return model.to(device), tokenizer, ValueHead.build(tokenizer, model.config, None)
 
 
 def _examples(rows: Sequence[DataRow], model: Any, tokenizer: Any, shape: ValueHead,
@@ -110,7 +118,8 @@ def _examples(rows: Sequence[DataRow], model: Any, tokenizer: Any, shape: ValueH
             continue
         ids = encoded.ids[: encoded.positions[keep[-1]] + 1]
         with torch.no_grad():
-            hidden = model(input_ids=torch.tensor([ids]), output_hidden_states=True).hidden_states[-1][0]
+            inputs = torch.tensor([ids], device=model.device)
+            hidden = model(input_ids=inputs, output_hidden_states=True).hidden_states[-1][0].float().cpu()
         for i in keep:
             label = labels[i]
             if label is None:

@@ -155,6 +155,16 @@ def test_a_trained_value_head_loads_through_prm_hf_and_its_card_reproduces(tmp_p
     assert "held out: 10 solutions" in done.stderr
     missing = runner.invoke(app, ["prm", "train", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "x")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
+    import torch
+
+    auto = runner.invoke(app, ["prm", "train", str(tmp_path / "d.jsonl"), "--out", str(tmp_path / "auto"), "--holdout",
+                               "0.25", "--device", "auto"])  # the GPU when there is one; this machine: the CPU
+    assert auto.exit_code == 0, auto.output
+    held_auto = json.loads((tmp_path / "auto" / "prm_card.json").read_text())["held_out"]
+    assert held_auto == pytest.approx(card["held_out"], abs=1e-3)
+    if not torch.cuda.is_available():
+        gpu = runner.invoke(app, ["prm", "train", str(tmp_path / "d.jsonl"), "--out", str(tmp_path / "g"), "--device", "cuda"])
+        assert gpu.exit_code == 2 and "no CUDA device" in gpu.output
 
 
 def test_auc_is_the_share_of_right_wrong_pairs_ordered_with_ties_half():

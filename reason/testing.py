@@ -10,6 +10,7 @@ Leaves out: realistic timing or sampling statistics.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -180,4 +181,29 @@ class FakePRM:
         return [float(self.scores.get(step, self.default)) for step in steps]
 
 
-__all__ = ["ChatPrompt", "FakeCall", "FakeGenerator", "FakePRM", "by_prefix", "render_plain"]
+def at_once(call: Callable[[], object], threads: int = 8) -> tuple[list[object], list[BaseException]]:
+    """Run `call` in `threads` threads released together by a barrier; what they returned and what they raised.
+
+    For races a component must survive (a registry's first lookup, a shared folder built on first use).
+    Example: at_once(lambda: 1, 3) -> ([1, 1, 1], [])
+    """
+    start = threading.Barrier(threads)
+    results: list[object] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        start.wait()
+        try:
+            results.append(call())
+        except BaseException as exc:  # every failure is the caller's to see
+            errors.append(exc)
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return results, errors
+
+
+__all__ = ["ChatPrompt", "FakeCall", "FakeGenerator", "FakePRM", "at_once", "by_prefix", "render_plain"]

@@ -77,29 +77,17 @@ def test_searchers_select_with_the_shipped_verifier(strategy, params):
 def test_searches_building_the_verifier_folder_at_once_all_get_one_whole_folder(tmp_path, monkeypatch):
     """A bench run's problems in flight each build prm=trained at once: the folder is built privately and
     renamed into place (linking in place raced: FileExistsError, and a reader could see half a folder)."""
-    import threading
+    from reason.testing import at_once
 
     monkeypatch.setenv("REASON_CACHE_DIR", str(tmp_path / "cache"))
     policy = tmp_path / "policy"
     policy.mkdir()
     for name in ("config.json", "tokenizer.json", "model.safetensors"):
         (policy / name).write_text(name)
-    folders, errors, start = [], [], threading.Barrier(8)
-
-    def build() -> None:
-        start.wait()
-        try:
-            folders.append(ShippedPRM(model=str(policy))._folder())
-        except Exception as exc:  # collected for the assertion
-            errors.append(exc)
-
-    threads = [threading.Thread(target=build) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    folders, errors = at_once(ShippedPRM(model=str(policy))._folder)
     assert errors == [] and len(set(folders)) == 1
     folder = folders[0]
+    assert isinstance(folder, Path)
     assert sorted(p.name for p in folder.iterdir()) == [
         "config.json", "model.safetensors", "prm_card.json", "tokenizer.json", "value_head.safetensors"]
     assert (folder / "model.safetensors").read_text() == "model.safetensors"

@@ -57,8 +57,9 @@ def test_threads_that_meet_a_fresh_registry_all_see_every_component(monkeypatch)
 
     (Found in CI: a Ray worker's first lookups raced, and one saw "registered equivalences: (none)".)
     """
-    import threading
     import time
+
+    from reason.testing import at_once
 
     module = sys.modules["reason.registry"]  # `reason.registry` is the registry object itself
 
@@ -70,21 +71,7 @@ def test_threads_that_meet_a_fresh_registry_all_see_every_component(monkeypatch)
 
     monkeypatch.setattr(module, "entry_points", slow_entry_points)
     reg = Registry()
-    start = threading.Barrier(8)
-    failures: list[BaseException] = []
-
-    def look_up() -> None:
-        start.wait()
-        try:
-            reg.get("equivalence", "math")
-        except BaseException as exc:  # collected for the assertion
-            failures.append(exc)
-
-    threads = [threading.Thread(target=look_up) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _, failures = at_once(lambda: reg.get("equivalence", "math"))
     assert failures == []
 
 

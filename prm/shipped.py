@@ -2,8 +2,8 @@
 
 A shipped verifier is only its head and card (`prm/heads/<name>/value_head.safetensors`, `prm_card.json`),
 a few kilobytes: the policy's weights are not copied. At first use, a folder under the cache
-(`$REASON_CACHE_DIR/verifiers/<name>`) links the policy's files beside the head, and `prm=hf` scores with it
-(the value-head shape). `default` is trained over the bundled SmolLM2-135M on GSM8K train only; its card
+(`$REASON_CACHE_DIR/verifiers/<name>-<policy>-<head digest>`, built privately and renamed into place)
+links the policy's files beside the head, and `prm=hf` scores with it (the value-head shape). `default` is trained over the bundled SmolLM2-135M on GSM8K train only; its card
 holds the data, the command that rebuilds it (scripts/build_verifier.sh) and its held-out figures.
 Leaves out: heads over other policies (train one: `reason prm train`, then `prm=hf` with its folder).
 """

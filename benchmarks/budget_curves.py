@@ -33,6 +33,10 @@ from reason.bench.metrics import k_values, maj_at_k, pass_at_k, sample_labels, s
 from reason.bench.records import ProblemRecord, read_records
 from reason.prm_train import auc
 
+INDEPENDENT = ("self-consistency", "best-of-n")
+"""Strategies whose samples are independent draws, so k of them are what a k-sample run would have drawn
+(beam search's finished beams are not: a subset of them is not a smaller beam search)."""
+
 Curve = list[tuple[float, list[float]]]
 """Points of one line: (mean generated tokens, each compared problem's score 0..1)."""
 Point = tuple[float, float, float, float]
@@ -61,7 +65,7 @@ def lines_of(records: list[ProblemRecord]) -> dict[str, Curve]:
     per_record = statistics.fmean(r.compute.generated_tokens for r in records)
     lines: dict[str, Curve] = {"answer": [(per_record, [float(r.correct) for r in records])]}
     n = min(len(r.samples) for r in records)
-    if n < 2:
+    if n < 2 or records[0].strategy not in INDEPENDENT:
         return lines
     per_sample = statistics.fmean(s.generated_tokens for r in records for s in r.samples)
     labelled = [sample_labels(r) for r in records]

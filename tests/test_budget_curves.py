@@ -23,7 +23,7 @@ def record(pid: str, answers: list[str], scores: list[float] | None, correct: bo
     )
     return ProblemRecord(
         id=pid, question="q", reference="right", predicted=None, correct=correct, verdict=Verdict(status="pass"),
-        strategy="x", vote=None, candidates=(CandidateRecord(answer="x", votes=1, sample_indices=(0,), correct=correct, verdict="pass"),),
+        strategy="self-consistency" if scores is None else "best-of-n", vote=None, candidates=(CandidateRecord(answer="x", votes=1, sample_indices=(0,), correct=correct, verdict="pass"),),
         samples=samples, compute=Compute(generated_tokens=10 * len(answers)), cache=CacheCounts(), wall_time_s=0.1,
     )
 

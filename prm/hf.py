@@ -6,7 +6,9 @@ builds the input and reads the scores as the shape's authors do (`prm/hf_shapes.
 batched with right padding. One longer than the model's context (`max_length`, by default the
 config's `max_position_embeddings`) is cut from the left, as its_hub does, and steps cut off take the
 first kept step's score; it is counted in `truncated`, never an error. `granularity="outcome"` scores
-the whole answer as one step (its score repeated for every step).
+the whole answer as one step (its score repeated for every step). A value-head PRM keeps the keys and
+values of the sequences it scored last (`prefix_cache_tokens`, `prm/hf_prefix.py`): a partial solution that
+extends one scored before runs only its new tokens, as a stepwise search's children extend their parent.
 Leaves out: downloading, quantised loading, several devices.
 """
 
@@ -20,6 +22,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, field_validator
 
 from reason.errors import PRMError
 from reason.prm.hf_load import Loaded, check_width, load
+from reason.prm.hf_prefix import PrefixCache, forward_with_prefixes
 from reason.prm.hf_shapes import SHAPES, Encoded
 from reason.registry import named
 from reason.reward import StepsBatch
@@ -30,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 class HFPRM(Validated):
     """Args: model (local folder), shape ("auto" or a name in SHAPES), marker and system-prompt overrides,
-    device, dtype, batch_size, max_length, granularity.
+    device, dtype, batch_size, max_length, granularity, prefix_cache_tokens.
 
     Example:
         >>> prm = HFPRM(model="/models/Qwen2.5-Math-PRM-7B")        # doctest: +SKIP
@@ -59,8 +62,11 @@ class HFPRM(Validated):
     """Longest input in tokens; None: the model's `max_position_embeddings`."""
     granularity: Literal["step", "outcome"] = "step"
     trust_remote_code: bool = False
+    prefix_cache_tokens: int = Field(default=8192, ge=0)
+    """Tokens of recently scored sequences whose keys and values are kept for the value-head shape (0: none)."""
     _processed: int = PrivateAttr(default=0)
     _truncated: int = PrivateAttr(default=0)
+    _prefixes: PrefixCache | None = PrivateAttr(default=None)
 
     @field_validator("shape")
     @classmethod
@@ -71,6 +77,11 @@ class HFPRM(Validated):
     def tokens_processed(self) -> int:
         """Tokens this PRM has run through its model (reported as PRM compute)."""
         return self._processed
+
+    @property
+    def tokens_reused(self) -> int:
+        """Tokens a kept prefix saved from running through the model again."""
+        return self._prefixes.reused if self._prefixes is not None else 0
 
     @property
     def truncated(self) -> int:
@@ -84,8 +95,11 @@ class HFPRM(Validated):
         encoded = [self._fit(reader.encode(loaded.tokenizer, problem.question, steps), len(steps), loaded)
                    for steps in scored]
         scores: list[list[float]] = []
-        for start in range(0, len(encoded), self.batch_size):
-            scores += self._forward(loaded, reader, encoded[start : start + self.batch_size])
+        if prefixes := self._prefix_cache(loaded):
+            scores = self._forward_kept(loaded, reader, encoded, prefixes)
+        else:
+            for start in range(0, len(encoded), self.batch_size):
+                scores += self._forward(loaded, reader, encoded[start : start + self.batch_size])
         if self.granularity == "outcome":
             return [[got[0]] * len(steps) for got, steps in zip(scores, steps_batch)]
         return scores
@@ -109,6 +123,24 @@ class HFPRM(Validated):
         self._truncated += 1
         logger.warning("a solution of %d tokens was cut from the left to the PRM's %d", len(encoded.ids), limit)
         return Encoded(encoded.ids[cut:], [p - cut for p in encoded.positions])
+
+    def _prefix_cache(self, loaded: Loaded) -> PrefixCache | None:
+        """The kept prefixes, for a value-head model without sliding-window attention; None otherwise."""
+        if self.prefix_cache_tokens == 0 or loaded.head is None or loaded.shape != "value-head" \
+                or getattr(loaded.config, "sliding_window", None):
+            return None
+        if self._prefixes is None:
+            self._prefixes = PrefixCache(self.prefix_cache_tokens)
+        return self._prefixes
+
+    def _forward_kept(self, loaded: Loaded, reader: Any, encoded: Sequence[Encoded],
+                      prefixes: PrefixCache) -> list[list[float]]:
+        outputs, processed = forward_with_prefixes(loaded, [e.ids for e in encoded], prefixes, self.device,
+                                                   self.batch_size)
+        self._processed += processed
+        for output in outputs:
+            check_width(output, reader)
+        return [_read(reader, output, e.positions) for output, e in zip(outputs, encoded)]
 
     def _forward(self, loaded: Loaded, reader: Any, batch: Sequence[Encoded]) -> list[list[float]]:
         import torch

@@ -57,7 +57,7 @@ def card(name: str) -> dict[str, Any]:
 
 class ShippedPRM(Validated):
     """Args: head (a shipped verifier's name, "default"), model (the policy folder; None: the bundled model),
-    device, batch_size.
+    device, batch_size, prefix_cache_tokens (as for prm=hf).
 
     Example:
         >>> prm = ShippedPRM()                                              # doctest: +SKIP
@@ -71,12 +71,13 @@ class ShippedPRM(Validated):
     model: str | None = None
     device: str = "cpu"
     batch_size: int = 8
+    prefix_cache_tokens: int = 8192
     _inner: HFPRM | None = PrivateAttr(default=None)
 
     def score(self, problem: Problem, steps_batch: Any) -> list[list[float]]:
         if self._inner is None:
             self._inner = HFPRM(model=str(self._folder()), shape="value-head", device=self.device,
-                                batch_size=self.batch_size)
+                                batch_size=self.batch_size, prefix_cache_tokens=self.prefix_cache_tokens)
         return self._inner.score(problem, steps_batch)
 
     @property

@@ -301,6 +301,21 @@ def test_skywork_scores_as_its_inference_code(skywork_dir):
     assert load(str(skywork_dir), "auto", "cpu", "auto", False).shape == "value-head"
 
 
+
+def test_skywork_scores_a_growing_beam_from_kept_prefixes_as_its_inference_code(skywork_dir):
+    """A beam's children extend their parent: with kept keys and values only the new step runs through the
+    model, and every step's scores still equal the authors' full forward over the whole partial solution."""
+    kept, fresh = HFPRM(model=str(skywork_dir), batch_size=2), HFPRM(model=str(skywork_dir), prefix_cache_tokens=0)
+    parent: list[str] = []
+    for step in ["Tom starts with 3 apples.", "He buys 2 more.", "3 + 2 = 5.", "The answer is 5."]:
+        children = [parent + [step], parent + [step + " So far so good."], parent + ["3 - 2 = 1."]]
+        _scores_equal(kept.score(Q, children), _skywork_authors(skywork_dir, Q.question, children))
+        fresh.score(Q, children)
+        parent = children[0]
+    assert kept.tokens_processed + kept.tokens_reused == fresh.tokens_processed  # every token read, once or kept
+    assert kept.tokens_processed < fresh.tokens_processed / 2
+
+
 # -- guards, long inputs, outcome scoring --------------------------------------------------------------------
 
 def test_unused_head_weights_are_refused(qwen_prm_dir, skywork_dir):

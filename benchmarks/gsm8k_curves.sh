@@ -2,11 +2,13 @@
 # The README's budget-matched GSM8K curves: the bundled SmolLM2-135M on the first $LIMIT GSM8K **test** problems,
 # greedy CoT, self-consistency, best-of-N with the shipped trained verifier (prm=trained) and with the LLM judge,
 # and PRM-guided beam search with the trained verifier. Every run is resumable (the same command continues).
+# Finished runs are kept, slimmed, in benchmarks/kept/ (benchmarks/keep_runs.py), and the tables are drawn from
+# there: runs/ is scratch, gone with the machine.
 # The best-of-N runs rescore the self-consistency run's own samples through its generation cache (same prompt,
 # temperature, seed, n and max tokens), so best@k, weighted@k and maj@k are measured on the very same samples.
-# The LLM judge and beam search (whose PRM re-reads every prefix at every step) run on the first $SUBSET problems only:
-# on 2 CPU cores the 500-problem runs take about 30 (SC), 20 (CoT) and 45 (best-of-N, trained) minutes; beam search with
-# the trained verifier about 20 s a problem. Results: benchmarks/results-gsm8k_curves.md, docs/gsm8k-curves.png.
+# The LLM judge runs on the first $SUBSET problems only. On 2 CPU cores the 500-problem runs take about 60 (SC),
+# 20 (CoT), 45 (best-of-N, trained) and 55 (beam, trained) minutes; the judge about 9 minutes per 100 problems.
+# Results: benchmarks/results-gsm8k_curves.md, docs/gsm8k-curves.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LIMIT=${LIMIT:-500}
@@ -19,15 +21,17 @@ reason bench gsm8k -s self-consistency "${SAMPLE[@]}" --limit "$LIMIT" --out run
 reason bench gsm8k -s cot --max-tokens 256 --limit "$LIMIT" -c 8 --out runs/gsm8k-test-cot --quiet
 reason bench gsm8k -s best-of-n "${SAMPLE[@]}" --limit "$LIMIT" -p prm=trained --cache "$CACHE" --out runs/gsm8k-test-bon8-trained --quiet
 reason bench gsm8k -s best-of-n "${SAMPLE[@]}" --limit "$SUBSET" -p prm=llm-judge --cache "$CACHE" --out runs/gsm8k-test-bon8-judge --quiet
-reason bench gsm8k -s beam --n 4 -p width=2 -p prm=trained --limit "$SUBSET" -c 8 -p temperature=0.7 -p seed=0 \
+reason bench gsm8k -s beam --n 4 -p width=2 -p prm=trained --limit "$LIMIT" -c 8 -p temperature=0.7 -p seed=0 \
     --out runs/gsm8k-test-beam4-trained --quiet
-
+python benchmarks/keep_runs.py runs/gsm8k-test-sc8 runs/gsm8k-test-cot runs/gsm8k-test-bon8-trained \
+    runs/gsm8k-test-bon8-judge runs/gsm8k-test-beam4-trained --into benchmarks/kept
+K=benchmarks/kept
 {
   echo "## The first $LIMIT problems"
-  python benchmarks/budget_curves.py runs/gsm8k-test-sc8 runs/gsm8k-test-cot runs/gsm8k-test-bon8-trained \
-      --png docs/gsm8k-curves.png
+  python benchmarks/budget_curves.py $K/gsm8k-test-sc8 $K/gsm8k-test-cot $K/gsm8k-test-bon8-trained \
+      $K/gsm8k-test-beam4-trained --png docs/gsm8k-curves.png
   echo
-  echo "## The problems every run finished (the LLM judge and beam search ran on the first $SUBSET)"
-  python benchmarks/budget_curves.py runs/gsm8k-test-sc8 runs/gsm8k-test-cot runs/gsm8k-test-bon8-trained \
-      runs/gsm8k-test-bon8-judge runs/gsm8k-test-beam4-trained --png docs/gsm8k-curves-subset.png
+  echo "## The problems every run finished (the LLM judge ran on the first $SUBSET)"
+  python benchmarks/budget_curves.py $K/gsm8k-test-sc8 $K/gsm8k-test-cot $K/gsm8k-test-bon8-trained \
+      $K/gsm8k-test-bon8-judge $K/gsm8k-test-beam4-trained --png docs/gsm8k-curves-subset.png
 } | tee benchmarks/results-gsm8k_curves.md

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from reason.bench.errors import RunDirError
 from reason.bench.metrics import Summary, summarize
-from reason.bench.records import RECORDS_FILE, ProblemRecord, read_records
+from reason.bench.records import KEPT_FILE, RECORDS_FILE, ProblemRecord, read_records
 from reason.bench.report import summary_rows
 from reason.bench.runner import SUMMARY_FILE
 from reason.errors import ConfigError
@@ -42,7 +42,7 @@ def load_payload(path: Path) -> Payload:
     if path.is_dir():
         if (path / SWEEP_FILE).is_file():
             payload = _sweep_payload(path)
-        elif (path / RECORDS_FILE).is_file():
+        elif (path / RECORDS_FILE).is_file() or (path / KEPT_FILE).is_file():
             payload = {"title": f"reason: {path.name}", "sweep": None, "runs": [_run(path, path.name)]}
         else:
             raise ConfigError(f"{path} is neither a run directory (no {RECORDS_FILE}) nor a sweep ({SWEEP_FILE})")

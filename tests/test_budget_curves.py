@@ -64,3 +64,25 @@ def test_a_worse_strategy_is_called_worse(tmp_path):
     assert "| cot: answer | 10 | sc: majority vote at 10 | -66.7 [-66.7, -66.7] | worse |" in text  # maj@1 = 2/3
     assert "| sc: majority vote | 30 | cot at 10 | +100.0 [+100.0, +100.0] | better |" in text  # maj@3: always right
     assert "verifier AUC" not in text  # nobody scored these samples
+
+
+def test_a_kept_run_gives_the_same_table_and_page_as_the_run(tmp_path):
+    """benchmarks/keep_runs.py slims and compresses finished runs into the repository; the published table
+    must come out of the kept copies byte for byte, and `reason show` must still draw them."""
+    from reason.show import load_payload
+
+    sc = write(tmp_path / "sc", [record(f"p-{i}", ["w", "right", "w"][: 2 + i % 2], None, i % 3 == 0)
+                                 for i in range(12)])
+    bon = write(tmp_path / "bon", [record(f"p-{i}", ["w", "right"], [0.2, 0.1 * i], i % 2 == 0) for i in range(12)])
+    keep = SCRIPT.parent / "keep_runs.py"
+    subprocess.run([sys.executable, str(keep), str(sc), str(bon), "--into", str(tmp_path / "kept")], check=True,
+                   capture_output=True)
+    assert not (tmp_path / "kept" / "sc" / "records.jsonl").exists()
+
+    def table(*runs):
+        return subprocess.run([sys.executable, str(SCRIPT), *map(str, runs), "--resamples", "200"], capture_output=True,
+                              text=True, check=True).stdout
+
+    assert table(sc, bon) == table(tmp_path / "kept" / "sc", tmp_path / "kept" / "bon")
+    page = load_payload(tmp_path / "kept" / "bon")
+    assert len(page["runs"][0]["searches"]) == 12

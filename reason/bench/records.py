@@ -13,6 +13,7 @@ Leaves out: compaction and multi-writer merging.
 from __future__ import annotations
 
 import fcntl
+import gzip
 import json
 import logging
 import os
@@ -27,6 +28,8 @@ from reason.types import Compute, Frozen, Verdict
 logger = logging.getLogger(__name__)
 
 RECORDS_FILE = "records.jsonl"
+KEPT_FILE = "records.jsonl.gz"
+"""A finished run's records, compressed and possibly slimmed (benchmarks/keep_runs.py): read, never appended to."""
 LOCK_FILE = ".lock"
 
 
@@ -161,8 +164,12 @@ class RecordLog:
 
 
 def read_records(run_dir: Path) -> list[ProblemRecord]:
-    """Records of a run, read-only: a torn last line (a run killed mid-write) is ignored, not repaired."""
-    path = Path(run_dir) / RECORDS_FILE
+    """Records of a run, read-only: a torn last line (a run killed mid-write) is ignored, not repaired.
+    A folder with only a kept copy (`records.jsonl.gz`) is read from it."""
+    path, kept = Path(run_dir) / RECORDS_FILE, Path(run_dir) / KEPT_FILE
+    if not path.is_file() and kept.is_file():
+        records, _ = _parse(gzip.decompress(kept.read_bytes()), kept)
+        return list(records.values())
     if not path.is_file():
         raise RunDirError(f"{run_dir} has no {RECORDS_FILE}")
     records, _ = _parse(path.read_bytes(), path)

@@ -89,7 +89,7 @@ def _extend(loaded: Any, kept: Kept | None, sequences: list[Sequence[int]], cach
 
     skip = len(kept.ids) if kept else 0
     new = [list(ids[skip:]) for ids in sequences]
-    for slot, ids, tail in zip(slots, sequences, new):
+    for slot, tail in zip(slots, new):
         if not tail and kept is not None:  # scored before, whole
             outputs[slot] = kept.outputs
     todo = [(slot, ids, tail) for slot, ids, tail in zip(slots, sequences, new) if tail]

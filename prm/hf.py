@@ -80,7 +80,8 @@ class HFPRM(Validated):
 
     @property
     def tokens_reused(self) -> int:
-        """Tokens a kept prefix saved from running through the model again."""
+        """Tokens a kept prefix saved from running through the model again (with `tokens_processed`, what a
+        full forward of every scored sequence would have run)."""
         return self._prefixes.reused if self._prefixes is not None else 0
 
     @property

@@ -5,7 +5,9 @@ model, the output at a position depends only on the tokens before it, so a seque
 before needs a forward over its new tokens only, on top of the kept keys and values. `PrefixCache` keeps, for the
 sequences a PRM scored recently, their keys, values and per-token head outputs, least recently used first out
 beyond a token budget; `forward_with_prefixes` groups the sequences of one call by the longest kept sequence
-each one starts with (a beam's children share their parent) and runs one padded batch per group.
+each one starts with (a beam's children share their parent) and runs one padded batch per group. Sequences
+that start with nothing kept but share a start (best-of-N's samples share the question) have that start run
+once and kept first.
 Used for the value-head shape (one number per token to keep). Leaves out: the logit-reading shapes (a row of
 vocabulary-wide logits per token is too large to keep), sliding-window attention, sharing across processes.
 """
@@ -17,6 +19,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+MIN_SHARED_START = 8
+"""Tokens a shared start must have to be run once on its own."""
 
 
 @dataclass(frozen=True)
@@ -68,17 +73,37 @@ class PrefixCache:
 def forward_with_prefixes(loaded: Any, sequences: Sequence[Sequence[int]], cache: PrefixCache, device: str,
                           batch_size: int) -> tuple[list[Any], int]:
     """The head's outputs at every position of each sequence, and the tokens actually run through the model."""
+    processed = _run_shared_start(loaded, [ids for ids in sequences if cache.longest(ids) is None], cache, device)
     groups: dict[tuple[int, ...], tuple[Kept | None, list[int]]] = {}
     for index, ids in enumerate(sequences):
         kept = cache.longest(ids)
         groups.setdefault(kept.ids if kept else (), (kept, []))[1].append(index)
     outputs: list[Any] = [None] * len(sequences)
-    processed = 0
     for kept, members in groups.values():
         for start in range(0, len(members), batch_size):
             chunk = members[start : start + batch_size]
             processed += _extend(loaded, kept, [sequences[i] for i in chunk], cache, device, outputs, chunk)
     return outputs, processed
+
+
+def _run_shared_start(loaded: Any, sequences: list[Sequence[int]], cache: PrefixCache, device: str) -> int:
+    """Run and keep the start that sequences with nothing kept share, if it is worth a call; the tokens it ran."""
+    if len(sequences) < 2:
+        return 0
+    start = _common_start(sequences)
+    if len(start) < MIN_SHARED_START:
+        return 0
+    processed = _extend(loaded, None, [start], cache, device, [None], [0])
+    cache.reused -= len(start)  # the members count it as kept; one of them would have run it anyway
+    return processed
+
+
+def _common_start(sequences: list[Sequence[int]]) -> list[int]:
+    first, length = sequences[0], min(len(ids) for ids in sequences)
+    for position in range(length):
+        if any(ids[position] != first[position] for ids in sequences):
+            return list(first[:position])
+    return list(first[:length])
 
 
 def _extend(loaded: Any, kept: Kept | None, sequences: list[Sequence[int]], cache: PrefixCache, device: str,

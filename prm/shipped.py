@@ -86,6 +86,10 @@ class ShippedPRM(Validated):
         return self._inner.tokens_processed if self._inner is not None else 0
 
     @property
+    def tokens_reused(self) -> int:
+        return self._inner.tokens_reused if self._inner is not None else 0
+
+    @property
     def truncated(self) -> int:
         return self._inner.truncated if self._inner is not None else 0
 

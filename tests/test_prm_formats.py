@@ -316,6 +316,17 @@ def test_skywork_scores_a_growing_beam_from_kept_prefixes_as_its_inference_code(
     assert kept.tokens_processed < fresh.tokens_processed / 2
 
 
+def test_skywork_runs_the_question_best_of_n_samples_share_once(skywork_dir):
+    kept, fresh = HFPRM(model=str(skywork_dir)), HFPRM(model=str(skywork_dir), prefix_cache_tokens=0)
+    samples = [*SOLUTIONS, *SOLUTIONS, ["A different path.", "The answer is 7."]]
+    _scores_equal(kept.score(Q, samples), _skywork_authors(skywork_dir, Q.question, samples))
+    fresh.score(Q, samples)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(skywork_dir)
+    question = len(tokenizer.encode(tokenizer.bos_token + Q.question + "\n"))
+    assert kept.tokens_processed == fresh.tokens_processed - 4 * question  # run once instead of five times
+    assert kept.tokens_processed + kept.tokens_reused == fresh.tokens_processed
+
+
 # -- guards, long inputs, outcome scoring --------------------------------------------------------------------
 
 def test_unused_head_weights_are_refused(qwen_prm_dir, skywork_dir):

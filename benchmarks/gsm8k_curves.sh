@@ -17,13 +17,19 @@ export OMP_WAIT_POLICY=PASSIVE
 SAMPLE=(--n 8 --max-tokens 256 -c 8 -p temperature=0.7 -p seed=0)
 CACHE=runs/gsm8k-test-sc8/generations.sqlite
 
+# The kept self-consistency samples come back first, so every run below rescores the published samples (a fresh
+# concurrent run would draw others: vLLM's CPU sampling is not batch-invariant). SC itself then replays from them.
+if [[ ! -f runs/gsm8k-test-sc8/generations.sqlite && -f benchmarks/kept/gsm8k-test-sc8/generations.jsonl.gz ]]; then
+  python benchmarks/keep_runs.py --restore benchmarks/kept/gsm8k-test-sc8 --into runs
+fi
 reason bench gsm8k -s self-consistency "${SAMPLE[@]}" --limit "$LIMIT" --out runs/gsm8k-test-sc8 --quiet
 reason bench gsm8k -s cot --max-tokens 256 --limit "$LIMIT" -c 8 --out runs/gsm8k-test-cot --quiet
 reason bench gsm8k -s best-of-n "${SAMPLE[@]}" --limit "$LIMIT" -p prm=trained --cache "$CACHE" --out runs/gsm8k-test-bon8-trained --quiet
 reason bench gsm8k -s best-of-n "${SAMPLE[@]}" --limit "$SUBSET" -p prm=llm-judge --cache "$CACHE" --out runs/gsm8k-test-bon8-judge --quiet
 reason bench gsm8k -s beam --n 4 -p width=2 -p prm=trained --limit "$LIMIT" -c 8 -p temperature=0.7 -p seed=0 \
     --out runs/gsm8k-test-beam4-trained --quiet
-python benchmarks/keep_runs.py runs/gsm8k-test-sc8 runs/gsm8k-test-cot runs/gsm8k-test-bon8-trained \
+python benchmarks/keep_runs.py runs/gsm8k-test-sc8 --samples --into benchmarks/kept
+python benchmarks/keep_runs.py runs/gsm8k-test-cot runs/gsm8k-test-bon8-trained \
     runs/gsm8k-test-bon8-judge runs/gsm8k-test-beam4-trained --into benchmarks/kept
 K=benchmarks/kept
 {

@@ -13,7 +13,9 @@ more) from open ones it does not. With `ess_threshold`, resampling happens only 
 sample size `1 / sum(w^2)` falls under that share of the particles. It stops when every particle has
 finished, the step cap ends every path, or the budget is spent; the answer is chosen among the final
 population (copies count) by `select`: "weighted" (PRM values summed per answer, the population's
-estimate) by default, or "best" (the heaviest particle, its_hub's default).
+estimate) by default, or "best" (the heaviest particle, its_hub's default). Resampling draws from a
+generator seeded by `seed` and the question, so the same samples and scores give the same search (a replay
+from the generation cache included) whether or not `seed` is set.
 Checked against the authors' code: tests/test_searchers_particle.py reproduces its_hub's weights.
 Leaves out: the paper's particle Gibbs / parallel-tempering variants, and steering the policy by the weights.
 """
@@ -60,7 +62,7 @@ class ParticleFilter(StepSearchConfig):
 
     def search(self, problem: Problem, generator: Generator) -> SearchResult:
         run = self.start(problem, generator)
-        rng = random.Random(self.seed)
+        rng = random.Random(f"{self.seed}/{problem.question}")  # never the OS's entropy: replays must agree
         population, steps, resamples, ess_log = [ROOT] * self.n, 0, 0, []
         while not all(self._finished(run, p) for p in population):
             # a node held by c open particles is sampled c times (n=c, so seeded samples still differ)

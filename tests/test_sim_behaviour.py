@@ -49,6 +49,16 @@ def test_the_simulator_is_deterministic_under_a_seed():
     assert first != [r.answer for r in run("self-consistency", 50, other, n=4, max_tokens=256)]
 
 
+
+def test_particle_filtering_resamples_the_same_way_twice_without_a_seed():
+    """Its resampling generator comes from the seed and the question, never the OS: a second process, or a replay
+    from the generation cache, resamples as the first did (seeded from the OS before, the two runs differed)."""
+    def traces():
+        return [(r.answer, r.trace["ess"]) for r in run("particle-filter", 40, n=8, prm=SimPRM(auc=0.65),
+                                                         step_tokens=64, max_steps=8)]
+
+    assert traces() == traces()
+
 def test_one_sample_is_right_with_the_closed_form_chance():
     count = 1500
     expected = [WORLD.solved(i) for i in range(count)]

@@ -7,7 +7,7 @@ children. The same calls go to the shipped verifier (`prm=trained`, a value head
 SmolLM2-135M on this CPU) with `prefix_cache_tokens=0` and with the default, alternating problem by problem.
 Prints seconds, tokens run through the model, the ratio, and the largest score difference between the two.
 
-    python benchmarks/prm_prefix_bench.py [--problems 20] [--width 4]
+    python benchmarks/prm_prefix_bench.py [--problems 10] [--width 4]
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def timed(prm: ShippedPRM, problem: Problem, calls: list[list[list[str]]]) -> tu
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--problems", type=int, default=20)
+    parser.add_argument("--problems", type=int, default=10)
     parser.add_argument("--width", type=int, default=4)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

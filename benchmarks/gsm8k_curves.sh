@@ -7,7 +7,7 @@
 # The best-of-N runs rescore the self-consistency run's own samples through its generation cache (same prompt,
 # temperature, seed, n and max tokens), so best@k, weighted@k and maj@k are measured on the very same samples.
 # On 2 CPU cores the 500-problem runs took 23 (SC), 10 (CoT), 23 (best-of-N, trained), 10 (best-of-N, LLM judge)
-# and 44 (beam, trained) minutes. Results: benchmarks/results-gsm8k_curves.md, docs/gsm8k-curves.png.
+# and 32 / 44 (beam n=2 / n=4, trained) minutes. Results: benchmarks/results-gsm8k_curves.md, docs/gsm8k-curves.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LIMIT=${LIMIT:-500}
@@ -26,12 +26,14 @@ reason bench gsm8k -s best-of-n "${SAMPLE[@]}" --limit "$LIMIT" -p prm=trained -
 reason bench gsm8k -s best-of-n "${SAMPLE[@]}" --limit "$LIMIT" -p prm=llm-judge --cache "$CACHE" --out runs/gsm8k-test-bon8-judge --quiet
 reason bench gsm8k -s beam --n 4 -p width=2 -p prm=trained --limit "$LIMIT" -c 8 -p temperature=0.7 -p seed=0 \
     --out runs/gsm8k-test-beam4-trained --quiet
+reason bench gsm8k -s beam --n 2 -p width=2 -p prm=trained --limit "$LIMIT" -c 8 -p temperature=0.7 -p seed=0 \
+    --out runs/gsm8k-test-beam2-trained --quiet
 python benchmarks/keep_runs.py runs/gsm8k-test-sc8 --samples --into benchmarks/kept
 python benchmarks/keep_runs.py runs/gsm8k-test-cot runs/gsm8k-test-bon8-trained \
-    runs/gsm8k-test-bon8-judge runs/gsm8k-test-beam4-trained --into benchmarks/kept
+    runs/gsm8k-test-bon8-judge runs/gsm8k-test-beam2-trained runs/gsm8k-test-beam4-trained --into benchmarks/kept
 K=benchmarks/kept
 {
   echo "## The first $LIMIT problems"
   python benchmarks/budget_curves.py $K/gsm8k-test-sc8 $K/gsm8k-test-cot $K/gsm8k-test-bon8-trained \
-      $K/gsm8k-test-bon8-judge $K/gsm8k-test-beam4-trained --png docs/gsm8k-curves.png
+      $K/gsm8k-test-bon8-judge $K/gsm8k-test-beam2-trained $K/gsm8k-test-beam4-trained --png docs/gsm8k-curves.png
 } | tee benchmarks/results-gsm8k_curves.md

@@ -73,10 +73,11 @@ class PrefixCache:
 def forward_with_prefixes(loaded: Any, sequences: Sequence[Sequence[int]], cache: PrefixCache, device: str,
                           batch_size: int) -> tuple[list[Any], int]:
     """The head's outputs at every position of each sequence, and the tokens actually run through the model."""
-    processed = _run_shared_start(loaded, [ids for ids in sequences if cache.longest(ids) is None], cache, device)
+    found = [cache.longest(ids) for ids in sequences]
+    processed = _run_shared_start(loaded, [ids for ids, kept in zip(sequences, found) if kept is None], cache, device)
     groups: dict[tuple[int, ...], tuple[Kept | None, list[int]]] = {}
     for index, ids in enumerate(sequences):
-        kept = cache.longest(ids)
+        kept = cache.longest(ids) if processed else found[index]  # a start just run may be kept now
         groups.setdefault(kept.ids if kept else (), (kept, []))[1].append(index)
     outputs: list[Any] = [None] * len(sequences)
     for kept, members in groups.values():
